@@ -1,0 +1,9 @@
+namespace PosCuda.Shared.Protection;
+
+/// <summary>The life-cycle state of a key version.</summary>
+public enum KeyState
+{
+    Active,
+    Retired,
+    Compromised,
+}

@@ -1,0 +1,8 @@
+namespace PosCuda.Shared.Storage;
+
+/// <summary>Opens object stores by location.</summary>
+public static class ObjectStore
+{
+    /// <summary>Opens <paramref name="location"/>: a local path, <c>file://</c> URI or <c>s3://bucket/prefix</c>.</summary>
+    public static IObjectStore Open(string location, ObjectStoreOptions options) => throw new NotImplementedException();
+}
