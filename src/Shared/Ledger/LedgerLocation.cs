@@ -82,8 +82,10 @@ internal static class LedgerLocation
     {
         var user = string.IsNullOrEmpty(builder.Username) ? string.Empty : Uri.EscapeDataString(builder.Username) + "@";
         var host = builder.Host ?? "localhost";
-        var port = host.Contains(':', StringComparison.Ordinal) || host.Contains(',', StringComparison.Ordinal) ? string.Empty : $":{builder.Port}";
-        return $"postgresql://{user}{host}{port}/{builder.Database}";
+        var server = host.Contains(',', StringComparison.Ordinal) ? host // a host list carries its own ports
+            : host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{builder.Port}"
+            : $"{host}:{builder.Port}";
+        return $"postgresql://{user}{server}/{builder.Database}";
     }
 
     /// <summary>Describes any ledger location without a password, whether or not it parses.</summary>

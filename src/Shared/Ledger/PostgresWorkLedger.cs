@@ -698,6 +698,8 @@ public sealed class PostgresWorkLedger : IWorkLedger
                     ObjectRecord record;
                     try
                     {
+                        // A buffered row is returned without looking at the token; look first.
+                        cancellationToken.ThrowIfCancellationRequested();
                         if (!await reader.ReadAsync(cancellationToken))
                         {
                             break;

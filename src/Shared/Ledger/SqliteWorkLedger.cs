@@ -257,7 +257,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
     public Task<IReadOnlyList<JobRecord>> ListJobsAsync(CancellationToken cancellationToken) =>
         ExecuteAsync<IReadOnlyList<JobRecord>>("list jobs", async (connection, ct) =>
         {
-            await using var command = Command(connection, null, $"SELECT {JobColumns} FROM jobs ORDER BY created_at DESC, job_id DESC");
+            await using var command = Command(connection, null, $"SELECT {JobColumns} FROM jobs ORDER BY created_at DESC, rowid DESC");
             await using var reader = await command.ExecuteReaderAsync(ct);
             var jobs = new List<JobRecord>();
             while (await reader.ReadAsync(ct))
@@ -279,7 +279,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
                 WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
                     AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window
                     AND mode = @mode AND key_id = @key_id AND key_version = @key_version
-                ORDER BY created_at DESC, job_id DESC
+                ORDER BY created_at DESC, rowid DESC
                 LIMIT 1
                 """;
             await using var command = Command(connection, null, Sql);
