@@ -871,8 +871,9 @@ public sealed class PostgresWorkLedger : IWorkLedger
             || pg.SqlState.StartsWith("08", StringComparison.Ordinal)));
 
     private static bool IsConnectionLoss(NpgsqlException e) =>
-        e is not PostgresException || ((PostgresException)e).SqlState is "57P01" or "57P02" or "57P03"
-        || ((PostgresException)e).SqlState.StartsWith("08", StringComparison.Ordinal);
+        e is not PostgresException pg
+        || pg.SqlState is "57P01" or "57P02" or "57P03"
+        || pg.SqlState.StartsWith("08", StringComparison.Ordinal);
 
     private async Task<JobRecord?> ReadJobAsync(NpgsqlConnection connection, Guid jobId, CancellationToken ct)
     {

@@ -584,8 +584,8 @@ public sealed class SqliteWorkLedger : IWorkLedger
     public Task<JobStatus?> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken) =>
         ExecuteAsync("read a job's status", async (connection, ct) =>
         {
-            // One read transaction: every count comes from the same snapshot.
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+            // One deferred (read) transaction: every count comes from the same snapshot, and no write lock is taken.
+            await using var transaction = connection.BeginTransaction(deferred: true);
             var job = await ReadJobAsync(connection, transaction, jobId, ct);
             if (job is null)
             {

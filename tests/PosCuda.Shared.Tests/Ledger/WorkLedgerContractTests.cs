@@ -103,6 +103,29 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddObjects_KeyAlreadyPlanned_ThrowsAndAddsNothing()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+        await Ledger.AddObjectsAsync(jobId, Objects("a", 2), batchSize: 4, Ct);
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(
+            () => Ledger.AddObjectsAsync(jobId, Objects("b", 1).Concat(Objects("a", 1)).ToList(), batchSize: 4, Ct));
+
+        Assert.False(error.IsTransient);
+        Assert.Equal(["a/clip_0000.wav", "a/clip_0001.wav"], (await ReadAllAsync(jobId)).Select(r => r.Key));
+        await Ledger.StartJobAsync(jobId, Ct);
+        Assert.Equal(2, (await ClaimAllAsync(jobId)).Single().Objects.Count);
+    }
+
+    [Fact]
+    public async Task AddObjects_KeyListedTwice_ThrowsArgumentException()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => Ledger.AddObjectsAsync(jobId, Objects("a", 1).Concat(Objects("a", 1)).ToList(), 4, Ct));
+    }
+
+    [Fact]
     public async Task AddObjects_JobAlreadyStarted_Throws()
     {
         var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
