@@ -17,6 +17,9 @@ public interface IWorkLedger : IAsyncDisposable
     /// <remarks>Called once with the whole listing, or repeatedly with chunks of it; a batch never mixes classes.</remarks>
     Task AddObjectsAsync(Guid jobId, IReadOnlyList<PlannedObject> objects, int batchSize, CancellationToken cancellationToken);
 
+    /// <summary>Records objects that planning settled without a batch (skipped or failed), so reports and status count them.</summary>
+    Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken);
+
     /// <summary>Ends planning: the job's batches become claimable.</summary>
     Task StartJobAsync(Guid jobId, CancellationToken cancellationToken);
 
@@ -60,4 +63,10 @@ public interface IWorkLedger : IAsyncDisposable
 
     /// <summary>Streams every object of a job with its result, ordered by key.</summary>
     IAsyncEnumerable<ObjectRecord> ReadObjectsAsync(Guid jobId, CancellationToken cancellationToken);
+
+    /// <summary>Puts every leased batch of a job back to pending without counting an attempt.</summary>
+    Task<int> ResetLeasesAsync(Guid jobId, CancellationToken cancellationToken);
+
+    /// <summary>Returns the newest job not completed with the same definition, so a re-run resumes it.</summary>
+    Task<Guid?> FindJobAsync(JobDefinition definition, CancellationToken cancellationToken);
 }
