@@ -12,6 +12,9 @@ public static class PoscudaCli
         return new RootCommand("PosCuda.Pipeline: protect audio datasets against unauthorised training (PosCUDA, spec poscuda-v1).")
         {
             ProtectCommand.Create(common),
+            SubmitCommand.Create(common),
+            CoordinatorCommand.Create(common),
+            StatusCommand.Create(common),
             KeyringCommand.Create(),
         };
     }

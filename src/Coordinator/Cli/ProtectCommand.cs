@@ -86,13 +86,10 @@ public static class ProtectCommand
             throw new UsageException("--batch-size and --max-attempts must be >= 1.");
         }
 
-        LabelRule labels = ParseLabels(request.LabelRule);
-        string source = NormaliseLocation(request.Source);
-        string destination = NormaliseLocation(request.Destination);
-        if (ObjectStore.IsWithin(destination, source))
-        {
-            throw new UsageException($"DST '{request.Destination}' is SRC or inside it; protect never writes into its source.");
-        }
+        LabelRule labels = Locations.ParseLabels(request.LabelRule);
+        string source = Locations.Normalise(request.Source);
+        string destination = Locations.Normalise(request.Destination);
+        Locations.EnsureNotWithin(destination, source);
 
         Keyring keyring = Keyring.Load(request.KeyringPath);
         string statePath = request.StatePath ?? DefaultStatePath(destination);
@@ -230,29 +227,6 @@ public static class ProtectCommand
         }
 
         File.Move(temp, full, overwrite: true);
-    }
-
-    private static LabelRule ParseLabels(string rule)
-    {
-        try
-        {
-            return LabelRule.Parse(rule);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-    }
-
-    private static string NormaliseLocation(string location)
-    {
-        if (location.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            return location.TrimEnd('/');
-        }
-
-        string path = location.StartsWith("file://", StringComparison.Ordinal) ? new Uri(location).LocalPath : location;
-        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
     }
 
     private static string DefaultStatePath(string destination)
