@@ -193,7 +193,10 @@ public sealed record WavBuilder
     }
 
     /// <summary>Encodes interleaved samples: integer <c>round-half-away-from-zero(y × 2^(B-1))</c> clamped, 8-bit offset by 128, float as is.</summary>
-    /// <remarks>Integer containers of 5-8 bytes are accepted (for rejection tests) with float64 precision only.</remarks>
+    /// <remarks>
+    /// A NaN encodes as silence in integer formats. Integer containers of 5-8 bytes are accepted (for rejection
+    /// tests) with float64 precision only.
+    /// </remarks>
     public static byte[] EncodeSamples(SampleFormat format, int containerBytes, ReadOnlySpan<double> interleaved)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(containerBytes, 1);
@@ -203,6 +206,11 @@ public sealed record WavBuilder
         {
             Span<byte> sample = data.AsSpan(i * containerBytes, containerBytes);
             double y = interleaved[i];
+            if (double.IsNaN(y) && format != SampleFormat.IeeeFloat)
+            {
+                y = 0.0;
+            }
+
             switch (format)
             {
                 case SampleFormat.IeeeFloat when containerBytes == 4:
