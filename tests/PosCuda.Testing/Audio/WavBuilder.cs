@@ -11,10 +11,9 @@ namespace PosCuda.Testing.Audio;
 /// <see cref="Build()"/>. The defaults give a valid mono 16-bit 8 kHz file with no samples.
 /// </para>
 /// <code>
-/// byte[] wav = new WavBuilder { Channels = 2, ContainerBytes = 3 }
-///     .WithSamples([0.5, -0.5, 0.25, -0.25])                       // 2 frames, interleaved
-///     with { ChunksBeforeData = [WavChunk.Filler("LIST", 13)] }    // odd chunk, pad byte added
-///     .Build();
+/// WavBuilder stereo24 = new WavBuilder { Channels = 2, ContainerBytes = 3 }
+///     .WithSamples([0.5, -0.5, 0.25, -0.25]);                      // 2 frames, interleaved
+/// byte[] wav = (stereo24 with { ChunksBeforeData = [WavChunk.Filler("LIST", 13)] }).Build(); // odd chunk + pad
 /// </code>
 /// <para>
 /// Chunk order: the RIFF header, <c>fmt </c> (unless <see cref="FmtAfterData"/>), <see cref="ChunksBeforeData"/>,
