@@ -106,7 +106,7 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
 
         Assert.Equal(ExitCodes.Usage, inside);
         Assert.Equal(ExitCodes.Usage, same);
-        Assert.Equal(["1_a_0.wav"], Directory.GetFileSystemEntries(src).Select(Path.GetFileName).ToArray());
+        Assert.Equal(["1_a_0.wav"], new DirectoryInfo(src).GetFileSystemInfos().Select(i => i.Name).ToArray());
     }
 
     [Theory]
