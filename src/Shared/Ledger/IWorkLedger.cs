@@ -20,6 +20,13 @@ public interface IWorkLedger : IAsyncDisposable
     /// <remarks>Called once with the whole listing, or repeatedly with chunks of it; a batch never mixes classes.</remarks>
     Task AddObjectsAsync(Guid jobId, IReadOnlyList<PlannedObject> objects, int batchSize, CancellationToken cancellationToken);
 
+    /// <summary>Records objects that planning settled without a batch (skipped or failed), so manifests and reports list them.</summary>
+    /// <remarks>
+    /// They belong to no batch and no class: <see cref="ReadObjectsAsync"/> returns them (with an empty label), the per-class
+    /// counts of <see cref="GetJobStatusAsync"/> do not. Only while the job is planning; a key may be recorded once per job.
+    /// </remarks>
+    Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken);
+
     /// <summary>Ends planning: the job's batches become claimable.</summary>
     Task StartJobAsync(Guid jobId, CancellationToken cancellationToken);
 

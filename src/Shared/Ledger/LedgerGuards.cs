@@ -40,4 +40,28 @@ internal static class LedgerGuards
             }
         }
     }
+
+    public static void PlanningOutcomes(IReadOnlyList<PlanningOutcome> outcomes)
+    {
+        ArgumentNullException.ThrowIfNull(outcomes);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var outcome in outcomes)
+        {
+            ArgumentNullException.ThrowIfNull(outcome, nameof(outcomes));
+            if (string.IsNullOrEmpty(outcome.Key))
+            {
+                throw new ArgumentException("Every planning outcome needs a key.", nameof(outcomes));
+            }
+
+            if (outcome.Outcome is not (ObjectOutcome.Skipped or ObjectOutcome.Failed))
+            {
+                throw new ArgumentException($"Object '{outcome.Key}': planning settles objects as Skipped or Failed, not {outcome.Outcome}.", nameof(outcomes));
+            }
+
+            if (!keys.Add(outcome.Key))
+            {
+                throw new ArgumentException($"Object '{outcome.Key}' is listed twice.", nameof(outcomes));
+            }
+        }
+    }
 }

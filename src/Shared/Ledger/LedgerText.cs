@@ -30,6 +30,7 @@ internal static class LedgerText
         ObjectOutcome.Done => "done",
         ObjectOutcome.Failed => "failed",
         ObjectOutcome.Dead => "dead",
+        ObjectOutcome.Skipped => "skipped",
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Unknown object outcome."),
     };
 
@@ -39,6 +40,7 @@ internal static class LedgerText
         "done" => ObjectOutcome.Done,
         "failed" => ObjectOutcome.Failed,
         "dead" => ObjectOutcome.Dead,
+        "skipped" => ObjectOutcome.Skipped,
         _ => throw new PosCudaException($"The ledger holds an unknown object status '{text}'."),
     };
 

@@ -60,12 +60,12 @@ internal static class PostgresSchema
         CREATE TABLE objects (
             object_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             job_id uuid NOT NULL,
-            batch_id bigint NOT NULL,
+            batch_id bigint,  -- null: settled while planning (skipped, or failed without a label)
             key text COLLATE "C" NOT NULL,
             label text COLLATE "C" NOT NULL,
             size bigint NOT NULL,
             source_etag text,
-            status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed', 'dead')),
+            status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed', 'dead', 'skipped')),
             reason text,
             key_version integer,
             output_etag text,

@@ -112,7 +112,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
             COALESCE(sum(bytes) FILTER (WHERE status = 'done'), 0)::bigint,
             count(*) FILTER (WHERE status IN ('done', 'failed') AND completed_at > now() - interval '60 seconds'),
             COALESCE(sum(bytes) FILTER (WHERE status = 'done' AND completed_at > now() - interval '60 seconds'), 0)::bigint
-        FROM objects WHERE job_id = @job GROUP BY label
+        FROM objects WHERE job_id = @job AND batch_id IS NOT NULL GROUP BY label
         """;
 
     private const string ClassBatchesSql = """
@@ -336,6 +336,47 @@ public sealed class PostgresWorkLedger : IWorkLedger
                 }
 
                 await importer.CompleteAsync(ct);
+            }
+
+            await transaction.CommitAsync(ct);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        LedgerGuards.PlanningOutcomes(outcomes);
+        if (outcomes.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return ExecuteAsync("record planning outcomes", async (connection, ct) =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await LockPlanningJobAsync(connection, transaction, jobId, ct);
+            const string Sql = """
+                INSERT INTO objects (job_id, key, label, size, status, reason, completed_at)
+                SELECT @job, r.key, '', 0, r.status, r.reason, now() FROM unnest(@keys, @statuses, @reasons) AS r(key, status, reason)
+                """;
+            var keys = new string[outcomes.Count];
+            var statuses = new string[outcomes.Count];
+            var reasons = new string[outcomes.Count];
+            for (var i = 0; i < outcomes.Count; i++)
+            {
+                keys[i] = outcomes[i].Key;
+                statuses[i] = LedgerText.ToText(outcomes[i].Outcome);
+                reasons[i] = LedgerText.Truncate(outcomes[i].Reason ?? string.Empty);
+            }
+
+            await using (var command = new NpgsqlCommand(Sql, connection, transaction))
+            {
+                command.Parameters.AddWithValue("job", jobId);
+                command.Parameters.AddWithValue("keys", NpgsqlDbType.Array | NpgsqlDbType.Text, keys);
+                command.Parameters.AddWithValue("statuses", NpgsqlDbType.Array | NpgsqlDbType.Text, statuses);
+                command.Parameters.AddWithValue("reasons", NpgsqlDbType.Array | NpgsqlDbType.Text, reasons);
+                await command.ExecuteNonQueryAsync(ct);
             }
 
             await transaction.CommitAsync(ct);

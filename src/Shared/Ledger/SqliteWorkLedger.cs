@@ -139,17 +139,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
 
         return WriteAsync("add objects", async (connection, transaction, ct) =>
         {
-            await using (var check = Command(connection, transaction, "SELECT state FROM jobs WHERE job_id = @job"))
-            {
-                check.Parameters.AddWithValue("@job", Text(jobId));
-                switch (await check.ExecuteScalarAsync(ct))
-                {
-                    case null:
-                        throw new ArgumentException($"The ledger has no job {jobId}.", nameof(jobId));
-                    case string state when state != "planning":
-                        throw new InvalidOperationException($"Job {jobId} is {state}; objects can only be added while it is planning.");
-                }
-            }
+            await EnsurePlanningAsync(connection, transaction, jobId, ct);
 
             var open = new Dictionary<string, BatchPlanner.OpenBatch>(StringComparer.Ordinal);
 
@@ -216,6 +206,38 @@ public sealed class SqliteWorkLedger : IWorkLedger
                     objectETag.Value = (object?)item.SourceETag ?? DBNull.Value;
                     await insertObject.ExecuteNonQueryAsync(ct);
                 }
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        LedgerGuards.PlanningOutcomes(outcomes);
+        if (outcomes.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return WriteAsync("record planning outcomes", async (connection, transaction, ct) =>
+        {
+            await EnsurePlanningAsync(connection, transaction, jobId, ct);
+            await using var insert = Command(
+                connection,
+                transaction,
+                $"INSERT INTO objects (job_id, key, label, size, status, reason, completed_at) VALUES (@job, @key, '', 0, @status, @reason, {Now})");
+            insert.Parameters.AddWithValue("@job", Text(jobId));
+            var key = insert.Parameters.Add("@key", SqliteType.Text);
+            var status = insert.Parameters.Add("@status", SqliteType.Text);
+            var reason = insert.Parameters.Add("@reason", SqliteType.Text);
+            foreach (var outcome in outcomes)
+            {
+                key.Value = outcome.Key;
+                status.Value = LedgerText.ToText(outcome.Outcome);
+                reason.Value = LedgerText.Truncate(outcome.Reason ?? string.Empty);
+                await insert.ExecuteNonQueryAsync(ct);
             }
 
             return true;
@@ -600,7 +622,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
                     total(CASE WHEN status = 'done' THEN bytes END),
                     sum(status IN ('done', 'failed') AND completed_at > {Now} - 60000),
                     total(CASE WHEN status = 'done' AND completed_at > {Now} - 60000 THEN bytes END)
-                FROM objects WHERE job_id = @job GROUP BY label
+                FROM objects WHERE job_id = @job AND batch_id IS NOT NULL GROUP BY label
                 """;
             await using (var command = Command(connection, transaction, ObjectsSql))
             {
@@ -738,6 +760,19 @@ public sealed class SqliteWorkLedger : IWorkLedger
     {
         await using var command = Command(connection, transaction, sql);
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task EnsurePlanningAsync(SqliteConnection connection, SqliteTransaction transaction, Guid jobId, CancellationToken ct)
+    {
+        await using var check = Command(connection, transaction, "SELECT state FROM jobs WHERE job_id = @job");
+        check.Parameters.AddWithValue("@job", Text(jobId));
+        switch (await check.ExecuteScalarAsync(ct))
+        {
+            case null:
+                throw new ArgumentException($"The ledger has no job {jobId}.", nameof(jobId));
+            case string state when state != "planning":
+                throw new InvalidOperationException($"Job {jobId} is {state}; objects can only be added while it is planning.");
+        }
     }
 
     private static async Task KillObjectsAsync(SqliteConnection connection, SqliteTransaction transaction, long batchId, string reason, CancellationToken ct)

@@ -126,6 +126,45 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RecordPlanningOutcomes_SkippedAndUnlabelled_ListedButOutsideEveryClass()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+        await Ledger.AddObjectsAsync(jobId, Objects("a", 2), batchSize: 4, Ct);
+        await Ledger.RecordPlanningOutcomesAsync(jobId,
+        [
+            new PlanningOutcome("README.txt", ObjectOutcome.Skipped, "not a .wav object"),
+            new PlanningOutcome("b/odd.wav", ObjectOutcome.Failed, "no label"),
+        ], Ct);
+        await Ledger.StartJobAsync(jobId, Ct);
+
+        var records = await ReadAllAsync(jobId);
+        Assert.Equal(["README.txt", "a/clip_0000.wav", "a/clip_0001.wav", "b/odd.wav"], records.Select(r => r.Key));
+        Assert.Equal(new[] { ObjectOutcome.Skipped, ObjectOutcome.Pending, ObjectOutcome.Pending, ObjectOutcome.Failed }, records.Select(r => r.Outcome));
+        Assert.Equal("no label", records[3].Reason);
+        Assert.Equal(string.Empty, records[3].Label);
+        var status = await Ledger.GetJobStatusAsync(jobId, Ct);
+        Assert.Equal(new ClassStatus("a", 2, 0, 0, 0, 1, 0, 0, 0, 0), Assert.Single(status!.Classes));
+
+        var lease = (await ClaimAllAsync(jobId)).Single();
+        await Ledger.CompleteBatchAsync(lease, Done(lease), Ct);
+        Assert.Equal([jobId], await Ledger.CompleteFinishedJobsAsync(Ct));
+        Assert.Equal(ObjectOutcome.Skipped, (await ReadAllAsync(jobId))[0].Outcome);
+    }
+
+    [Fact]
+    public async Task RecordPlanningOutcomes_InvalidOutcomeOrStartedJob_Throws()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+        await Assert.ThrowsAsync<ArgumentException>(
+            () => Ledger.RecordPlanningOutcomesAsync(jobId, [new PlanningOutcome("x.wav", ObjectOutcome.Done, "?")], Ct));
+        await Ledger.StartJobAsync(jobId, Ct);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(
+            () => Ledger.RecordPlanningOutcomesAsync(jobId, [new PlanningOutcome("x.txt", ObjectOutcome.Skipped, "not a .wav object")], Ct));
+        Assert.Empty(await ReadAllAsync(jobId));
+    }
+
+    [Fact]
     public async Task AddObjects_JobAlreadyStarted_Throws()
     {
         var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
