@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PosCuda.Shared.Telemetry;
 
 namespace PosCuda.Coordinator.Cli;
 
@@ -34,6 +35,8 @@ public static class PoscudaCli
             return ExitCodes.Usage;
         }
 
+        // OTLP export when the OTEL_* environment asks for it; disposing flushes what is left at exit.
+        using IDisposable? telemetry = TelemetryRole(parse) is string role ? TelemetrySetup.Start(role) : null;
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
@@ -54,4 +57,11 @@ public static class PoscudaCli
             return ExitCodes.Error;
         }
     }
+
+    private static string? TelemetryRole(ParseResult parse) => parse.CommandResult.Command.Name switch
+    {
+        "protect" => TelemetrySetup.ProtectRole,
+        "coordinator" or "submit" => TelemetrySetup.CoordinatorRole,
+        _ => null,
+    };
 }

@@ -4,6 +4,7 @@ using PosCuda.Coordinator.Reports;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Telemetry;
 
 namespace PosCuda.Coordinator.Maintenance;
 
@@ -41,10 +42,13 @@ public sealed class CoordinatorLoop
     {
         if (!await _ledger.TryAcquireLeadershipAsync(_holderId, _leadershipTtl, cancellationToken).ConfigureAwait(false))
         {
+            PipelineTelemetry.JobGauges.Clear(); // Only the acting coordinator reports per-job gauges.
             return false;
         }
 
+        DateTimeOffset rescueStarted = DateTimeOffset.UtcNow;
         MaintenanceResult maintenance = await _ledger.RescueExpiredLeasesAsync(cancellationToken).ConfigureAwait(false);
+        PipelineTelemetry.RecordMaintenance(maintenance, rescueStarted);
         if (maintenance.Rescued > 0 || maintenance.DeadLettered > 0)
         {
             _logger.LogWarning("Rescued {Rescued} expired leases; dead-lettered {Dead} batches", maintenance.Rescued, maintenance.DeadLettered);
@@ -55,6 +59,7 @@ public sealed class CoordinatorLoop
             await WriteManifestAsync(jobId, cancellationToken).ConfigureAwait(false);
         }
 
+        await RefreshGaugesAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -91,6 +96,25 @@ public sealed class CoordinatorLoop
                 return;
             }
         }
+    }
+
+    private async Task RefreshGaugesAsync(CancellationToken cancellationToken)
+    {
+        if (!PipelineTelemetry.PendingBatches.Enabled)
+        {
+            return; // Nobody collects the gauges: spare the ledger the status queries.
+        }
+
+        var running = new List<JobStatus>();
+        foreach (JobRecord job in await _ledger.ListJobsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (job.State == JobState.Running && await _ledger.GetJobStatusAsync(job.JobId, cancellationToken).ConfigureAwait(false) is JobStatus status)
+            {
+                running.Add(status);
+            }
+        }
+
+        PipelineTelemetry.JobGauges.Update(running);
     }
 
     private async Task WriteManifestAsync(Guid jobId, CancellationToken cancellationToken)

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Telemetry;
 
 namespace PosCuda.Coordinator.Planning;
 
@@ -28,7 +30,11 @@ public sealed class JobPlanner
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
 
+        // The job's trace: workers start their batch spans under the traceparent stored with the definition.
+        using Activity? span = PipelineTelemetry.StartPlanning(definition);
+        definition = PipelineTelemetry.WithTraceParent(definition, span);
         Guid jobId = await _ledger.CreateJobAsync(definition, cancellationToken).ConfigureAwait(false);
+        PipelineTelemetry.SetJob(span, jobId);
         var planned = new List<PlannedObject>(Math.Min(ChunkSize, 4096));
         var unbatched = new List<PlanningOutcome>();
         var classes = new HashSet<string>(StringComparer.Ordinal);
@@ -72,6 +78,7 @@ public sealed class JobPlanner
             }
         }
 
+        PipelineTelemetry.RecordListed(span, total + skipped + failed);
         await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
         if (unbatched.Count > 0)
         {
@@ -85,6 +92,7 @@ public sealed class JobPlanner
             batches += count;
         }
 
+        PipelineTelemetry.RecordPlan(span, total, classes.Count, batches, skipped, failed);
         return new PlanSummary(jobId, total, classes.Count, batches, skipped, failed);
     }
 

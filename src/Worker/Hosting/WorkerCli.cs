@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Telemetry;
 using PosCuda.Worker.Processing;
 
 namespace PosCuda.Worker.Hosting;
@@ -46,6 +47,8 @@ public static class WorkerCli
 
         async Task<int> RunWorkerAsync(ParseResult parse)
         {
+            // OTLP export when the OTEL_* environment asks for it; disposing flushes what is left at exit.
+            using IDisposable telemetry = TelemetrySetup.Start(TelemetrySetup.WorkerRole);
             string? ledgerLocation = parse.GetValue(ledgerOption) ?? Environment.GetEnvironmentVariable("POSCUDA_LEDGER");
             if (string.IsNullOrWhiteSpace(ledgerLocation))
             {

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Telemetry;
 using PosCuda.Worker.Processing;
 
 namespace PosCuda.Worker.Hosting;
@@ -54,6 +56,7 @@ public sealed class WorkerLoop
         while (!stopClaiming.IsCancellationRequested && !abort.IsCancellationRequested)
         {
             BatchLease? lease;
+            DateTimeOffset claimedSince = DateTimeOffset.UtcNow;
             Interlocked.Increment(ref _activeBatches);
             try
             {
@@ -88,7 +91,8 @@ public sealed class WorkerLoop
 
             try
             {
-                await RunBatchAsync(lease, concurrency, abort).ConfigureAwait(false);
+                using BatchTelemetry telemetry = BatchTelemetry.Start(lease, _options.WorkerId, claimedSince);
+                await RunBatchAsync(lease, concurrency, telemetry, abort).ConfigureAwait(false);
             }
             finally
             {
@@ -97,7 +101,7 @@ public sealed class WorkerLoop
         }
     }
 
-    private async Task RunBatchAsync(BatchLease lease, int concurrency, CancellationToken abort)
+    private async Task RunBatchAsync(BatchLease lease, int concurrency, BatchTelemetry telemetry, CancellationToken abort)
     {
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(abort);
         using var heartbeatStop = new CancellationTokenSource();
@@ -125,6 +129,8 @@ public sealed class WorkerLoop
 
         if (results is not null)
         {
+            telemetry.Completed(results);
+            using Activity? completing = telemetry.StartCompletion();
             await FinishAsync(lease, () => _ledger.CompleteBatchAsync(lease, results, CancellationToken.None)).ConfigureAwait(false);
             Interlocked.Increment(ref _completedBatches);
             return;
@@ -132,9 +138,12 @@ public sealed class WorkerLoop
 
         if (leaseLost.IsCancellationRequested && !abort.IsCancellationRequested)
         {
+            telemetry.Lost();
             return; // The lease was lost: another worker owns the batch now, nothing to give back.
         }
 
+        telemetry.Released(error);
+        using Activity? releasing = telemetry.StartCompletion();
         await FinishAsync(lease, () => _ledger.ReleaseBatchAsync(lease, error, CancellationToken.None)).ConfigureAwait(false);
     }
 
@@ -150,6 +159,7 @@ public sealed class WorkerLoop
             }
             catch (LeaseLostException)
             {
+                Activity.Current?.SetTag(PipelineTags.Outcome, "lost");
                 _logger.LogWarning("Lease on batch {BatchId} was lost before it could be finished; another worker will redo it", lease.BatchId);
                 return;
             }

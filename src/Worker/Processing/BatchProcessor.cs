@@ -4,6 +4,7 @@ using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Telemetry;
 
 namespace PosCuda.Worker.Processing;
 
@@ -47,7 +48,19 @@ public sealed class BatchProcessor
             new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
             async (index, ct) =>
             {
-                ObjectResult result = await ProcessObjectAsync(context, lease.Objects[index], ct).ConfigureAwait(false);
+                using ObjectTelemetry telemetry = ObjectTelemetry.Start(lease.Objects[index]);
+                ObjectResult result;
+                try
+                {
+                    result = await ProcessObjectAsync(context, lease.Objects[index], ct).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    telemetry.Fail(e);
+                    throw;
+                }
+
+                telemetry.Complete(result);
                 results[index] = result;
                 _observer.ObjectCompleted(result);
             }).ConfigureAwait(false);
@@ -77,6 +90,7 @@ public sealed class BatchProcessor
         ObjectContent content;
         try
         {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
             content = await context.Source.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidObjectException e)
@@ -87,6 +101,7 @@ public sealed class BatchProcessor
         ProtectResult protect;
         try
         {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
             protect = context.Spec.Protect(content.Data, context.Patch, job.Parameters, item.Key);
         }
         catch (InvalidObjectException e)
@@ -109,6 +124,7 @@ public sealed class BatchProcessor
         string? outputETag;
         try
         {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
             outputETag = await context.Destination.PutAsync(item.Key, content.Data, metadata, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidObjectException e)
