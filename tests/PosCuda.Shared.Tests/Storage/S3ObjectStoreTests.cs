@@ -193,6 +193,24 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
     }
 
     [Fact]
+    public async Task ListAsync_ManyPrefixes_ListsThemConcurrentlyWithinTheBound()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var direct = new S3ObjectStore($"s3://{bucket}/p", _moto.Options);
+        string[] keys = [.. Enumerable.Range(0, 24).Select(i => $"class{i % 12:D2}/k{i:D2}.wav")];
+        await PutAllAsync(direct, keys);
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(300) };
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 0));
+        proxy.FailEvery(1, ProxyFault.Delay);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(13, proxy.RequestCount);
+        Assert.InRange(proxy.MaxConcurrentRequests, 2, 8);
+    }
+
+    [Fact]
     public async Task GetAsync_SlowAnswer_IsRetriedAsTimeout()
     {
         (string bucket, byte[] data) = await SeedAsync("slow.wav");

@@ -25,6 +25,8 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<Task> _handlers = [];
     private int _requests;
+    private int _inFlight;
+    private int _maxInFlight;
     private int _faults;
     private int _failRemaining;
     private int _failEvery;
@@ -55,6 +57,9 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
 
     /// <summary>Requests received so far, faulted or not.</summary>
     public int RequestCount => Volatile.Read(ref _requests);
+
+    /// <summary>The most requests that were in the proxy at the same time.</summary>
+    public int MaxConcurrentRequests => Volatile.Read(ref _maxInFlight);
 
     /// <summary>Requests answered with a fault so far.</summary>
     public int FaultCount => Volatile.Read(ref _faults);
@@ -93,6 +98,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
             _failEvery = 0;
             _requests = 0;
             _faults = 0;
+            _maxInFlight = 0;
         }
     }
 
@@ -189,6 +195,8 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
             {
                 _faults++;
             }
+
+            _maxInFlight = Math.Max(_maxInFlight, ++_inFlight);
         }
 
         try
@@ -224,6 +232,13 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
             }
             catch (Exception)
             {
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _inFlight--;
             }
         }
     }
