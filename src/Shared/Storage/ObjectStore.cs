@@ -12,14 +12,14 @@ public static class ObjectStore
         return S3Location.IsS3(location) ? new S3ObjectStore(location, options) : new FileObjectStore(location);
     }
 
-    /// <summary>Whether location <paramref name="inner"/> is the same as <paramref name="outer"/> or lies inside it.</summary>
+    /// <summary>Whether location <paramref name="inner"/> is equal to <paramref name="outer"/> or lies inside it.</summary>
     /// <remarks>
     /// Used to refuse a destination that is, or is inside, the source (and the other way round), where writing
     /// outputs would overwrite inputs or feed them back into the listing. Folders compare as full paths with every
     /// symbolic link resolved and a trailing separator (so <c>/data/in2</c> is not inside <c>/data/in</c>); S3
     /// locations compare by bucket and '/'-terminated prefix. A folder and an S3 location never overlap.
     /// </remarks>
-    public static bool IsSameOrWithin(string inner, string outer)
+    public static bool IsWithin(string inner, string outer)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(inner);
         ArgumentException.ThrowIfNullOrWhiteSpace(outer);

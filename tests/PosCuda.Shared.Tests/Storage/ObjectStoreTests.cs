@@ -40,9 +40,9 @@ public sealed class ObjectStoreTests : IDisposable
     [InlineData("s3://b/data", "s3://b/data/out", false)]
     [InlineData("s3://other/data", "s3://b/data", false)]
     [InlineData("s3://b/data", "/b/data", false)]
-    public void IsSameOrWithin_S3Locations_ComparesBucketAndPrefix(string inner, string outer, bool expected)
+    public void IsWithin_S3Locations_ComparesBucketAndPrefix(string inner, string outer, bool expected)
     {
-        Assert.Equal(expected, ObjectStore.IsSameOrWithin(inner, outer));
+        Assert.Equal(expected, ObjectStore.IsWithin(inner, outer));
     }
 
     [Theory]
@@ -53,27 +53,27 @@ public sealed class ObjectStoreTests : IDisposable
     [InlineData("src2", "src", false)]
     [InlineData("src", "src/out", false)]
     [InlineData("other", "src", false)]
-    public void IsSameOrWithin_Folders_ComparesFullPaths(string inner, string outer, bool expected)
+    public void IsWithin_Folders_ComparesFullPaths(string inner, string outer, bool expected)
     {
-        Assert.Equal(expected, ObjectStore.IsSameOrWithin(Path.Combine(_workspace, inner), Path.Combine(_workspace, outer)));
+        Assert.Equal(expected, ObjectStore.IsWithin(Path.Combine(_workspace, inner), Path.Combine(_workspace, outer)));
     }
 
     [Fact]
-    public void IsSameOrWithin_FileUriAndPath_AreTheSameFolder()
+    public void IsWithin_FileUriAndPath_AreTheSameFolder()
     {
         string inner = new Uri(Path.Combine(_workspace, "src", "out")).AbsoluteUri;
 
-        Assert.True(ObjectStore.IsSameOrWithin(inner, Path.Combine(_workspace, "src")));
+        Assert.True(ObjectStore.IsWithin(inner, Path.Combine(_workspace, "src")));
     }
 
     [Fact]
-    public void IsSameOrWithin_DestinationLinkedIntoSource_IsDetected()
+    public void IsWithin_DestinationLinkedIntoSource_IsDetected()
     {
         string source = Path.Combine(_workspace, "source");
         Directory.CreateDirectory(Path.Combine(source, "inside"));
         string link = Path.Combine(_workspace, "dest-link");
         Directory.CreateSymbolicLink(link, Path.Combine(source, "inside"));
 
-        Assert.True(ObjectStore.IsSameOrWithin(Path.Combine(link, "not-yet-created"), source));
+        Assert.True(ObjectStore.IsWithin(Path.Combine(link, "not-yet-created"), source));
     }
 }
