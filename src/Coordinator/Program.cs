@@ -1,1 +1,4 @@
-return 0;
+using System.CommandLine;
+using PosCuda.Coordinator.Cli;
+
+return await PoscudaCli.RunAsync(args).ConfigureAwait(false);

@@ -1,1 +1,3 @@
-return 0;
+using PosCuda.Worker.Hosting;
+
+return await WorkerCli.RunAsync(args).ConfigureAwait(false);

@@ -1,20 +1,229 @@
+using System.Buffers.Binary;
+
 namespace PosCuda.Shared.Audio;
 
 /// <summary>Decodes and encodes runs of one channel's samples in place, per <c>poscuda-v1</c>.</summary>
+/// <remarks>
+/// <para>
+/// Decoding (spec section 1): signed integer PCM of B = 8 × container bits is <c>s / 2^(B-1)</c>, 8-bit unsigned is
+/// <c>(s - 128) / 128</c>, IEEE float is taken as is (float32 widened to float64). Encoding inverts it:
+/// <c>q = round-half-away-from-zero(y × 2^(B-1))</c> clamped to <c>[-2^(B-1), 2^(B-1) - 1]</c>,
+/// 8-bit <c>round(y × 128) + 128</c> clamped to <c>[0, 255]</c>, float stored as <c>(float)y</c> or <c>y</c> without
+/// clamping. Every integer clamp is counted; a float sample with <c>|y| &gt; 1</c> is counted as clipped but stored as
+/// is. A NaN encodes as 0 in integer formats (counted as clipped) and as NaN in float formats.
+/// </para>
+/// <para>
+/// Decoding a sample and encoding the decoded value gives back the same bytes for every integer sample and every
+/// non-NaN float sample (NaN payloads of float32 are not preserved through float64, which does not matter because
+/// any NaN in the convolution's reach turns the whole output NaN anyway).
+/// </para>
+/// <para>
+/// Only the bytes of <c>channel</c>'s samples in the frame range are read or written; headers, other chunks, other
+/// channels and other frames are never touched, which the byte-exact invariant relies on.
+/// </para>
+/// </remarks>
 public static class SampleCodec
 {
+    private const double Scale16 = 32768.0;
+    private const double Scale24 = 8388608.0;
+    private const double Scale32 = 2147483648.0;
+
     /// <summary>
     /// Decodes frames <c>[firstFrame, firstFrame + destination.Length)</c> of <paramref name="channel"/> to float64;
     /// frames outside <c>[0, N)</c> decode as 0.
     /// </summary>
     public static void Decode(ReadOnlySpan<byte> file, WavLayout layout, int channel, long firstFrame, Span<double> destination)
-        => throw new NotImplementedException();
+    {
+        CheckArguments(file.Length, layout, channel);
+
+        // Split the requested range into [zeros before 0) [samples in [0, N)) [zeros from N).
+        long frameCount = layout.FrameCount;
+        long end = firstFrame + destination.Length;
+        long inStart = Math.Clamp(firstFrame, 0, frameCount);
+        long inEnd = Math.Clamp(end, 0, frameCount);
+        if (inEnd <= inStart)
+        {
+            destination.Clear();
+            return;
+        }
+
+        int before = (int)(inStart - firstFrame);
+        int count = (int)(inEnd - inStart);
+        destination[..before].Clear();
+        destination[(before + count)..].Clear();
+
+        int stride = layout.BlockAlign;
+        ReadOnlySpan<byte> samples = file.Slice(SampleOffset(layout, channel, inStart), ((count - 1) * stride) + layout.ContainerBytes);
+        Span<double> output = destination.Slice(before, count);
+        switch (layout.Format, layout.ContainerBytes)
+        {
+            case (SampleFormat.SignedPcm, 2):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    output[i] = BinaryPrimitives.ReadInt16LittleEndian(samples[at..]) / Scale16;
+                }
+
+                break;
+            case (SampleFormat.SignedPcm, 3):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    int value = samples[at] | (samples[at + 1] << 8) | ((sbyte)samples[at + 2] << 16);
+                    output[i] = value / Scale24;
+                }
+
+                break;
+            case (SampleFormat.SignedPcm, 4):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    output[i] = BinaryPrimitives.ReadInt32LittleEndian(samples[at..]) / Scale32;
+                }
+
+                break;
+            case (SampleFormat.UnsignedPcm8, 1):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    output[i] = (samples[at] - 128) / 128.0;
+                }
+
+                break;
+            case (SampleFormat.IeeeFloat, 4):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    output[i] = BinaryPrimitives.ReadSingleLittleEndian(samples[at..]);
+                }
+
+                break;
+            case (SampleFormat.IeeeFloat, 8):
+                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+                {
+                    output[i] = BinaryPrimitives.ReadDoubleLittleEndian(samples[at..]);
+                }
+
+                break;
+            default:
+                throw UnsupportedLayout(layout);
+        }
+    }
 
     /// <summary>
     /// Encodes <paramref name="values"/> into frames <c>[firstFrame, firstFrame + values.Length)</c> of
     /// <paramref name="channel"/>, rounding half away from zero and clamping.
     /// </summary>
     /// <returns>The number of samples clamped (or, for float, beyond full scale).</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The frame range is not inside <c>[0, N)</c>.</exception>
     public static int Encode(Span<byte> file, WavLayout layout, int channel, long firstFrame, ReadOnlySpan<double> values)
-        => throw new NotImplementedException();
+    {
+        CheckArguments(file.Length, layout, channel);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstFrame);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstFrame + values.Length, layout.FrameCount, nameof(values));
+        if (values.IsEmpty)
+        {
+            return 0;
+        }
+
+        int stride = layout.BlockAlign;
+        Span<byte> samples = file.Slice(SampleOffset(layout, channel, firstFrame), ((values.Length - 1) * stride) + layout.ContainerBytes);
+        int clipped = 0;
+        switch (layout.Format, layout.ContainerBytes)
+        {
+            case (SampleFormat.SignedPcm, 2):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    BinaryPrimitives.WriteInt16LittleEndian(samples[at..], (short)Quantize(values[i], Scale16, ref clipped));
+                }
+
+                break;
+            case (SampleFormat.SignedPcm, 3):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    int value = (int)Quantize(values[i], Scale24, ref clipped);
+                    samples[at] = (byte)value;
+                    samples[at + 1] = (byte)(value >> 8);
+                    samples[at + 2] = (byte)(value >> 16);
+                }
+
+                break;
+            case (SampleFormat.SignedPcm, 4):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(samples[at..], (int)Quantize(values[i], Scale32, ref clipped));
+                }
+
+                break;
+            case (SampleFormat.UnsignedPcm8, 1):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    samples[at] = (byte)(Quantize(values[i], 128.0, ref clipped) + 128);
+                }
+
+                break;
+            case (SampleFormat.IeeeFloat, 4):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    double value = values[i];
+                    clipped += Math.Abs(value) > 1.0 ? 1 : 0;
+                    BinaryPrimitives.WriteSingleLittleEndian(samples[at..], (float)value);
+                }
+
+                break;
+            case (SampleFormat.IeeeFloat, 8):
+                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+                {
+                    double value = values[i];
+                    clipped += Math.Abs(value) > 1.0 ? 1 : 0;
+                    BinaryPrimitives.WriteDoubleLittleEndian(samples[at..], value);
+                }
+
+                break;
+            default:
+                throw UnsupportedLayout(layout);
+        }
+
+        return clipped;
+    }
+
+    // round-half-away-from-zero(y * scale) clamped to [-scale, scale - 1]; for 8-bit the caller adds the 128 offset,
+    // which maps that range onto [0, 255].
+    private static long Quantize(double value, double scale, ref int clipped)
+    {
+        double q = Math.Round(value * scale, MidpointRounding.AwayFromZero);
+        if (q < -scale)
+        {
+            clipped++;
+            return (long)-scale;
+        }
+
+        if (q > scale - 1)
+        {
+            clipped++;
+            return (long)scale - 1;
+        }
+
+        if (double.IsNaN(q))
+        {
+            clipped++;
+            return 0;
+        }
+
+        return (long)q;
+    }
+
+    private static int SampleOffset(WavLayout layout, int channel, long frame)
+        => checked((int)(layout.DataOffset + (frame * layout.BlockAlign) + ((long)channel * layout.ContainerBytes)));
+
+    private static void CheckArguments(int fileLength, WavLayout layout, int channel)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentOutOfRangeException.ThrowIfNegative(channel);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(channel, layout.Channels);
+        if (layout.DataOffset < 0 || layout.DataOffset + layout.DataLength > fileLength)
+        {
+            throw new ArgumentException(
+                $"The layout's data ({layout.DataLength} bytes at offset {layout.DataOffset}) does not fit a file of {fileLength} bytes.",
+                nameof(layout));
+        }
+    }
+
+    private static ArgumentException UnsupportedLayout(WavLayout layout)
+        => new($"Unsupported sample layout: {layout.Format} in {layout.ContainerBytes}-byte containers.", nameof(layout));
 }

@@ -7,6 +7,9 @@ namespace PosCuda.Shared.Ledger;
 /// </remarks>
 public interface IWorkLedger : IAsyncDisposable
 {
+    /// <summary>Describes where the ledger lives, without any password, for logs.</summary>
+    string Describe();
+
     /// <summary>Creates or upgrades the schema (idempotent, safe under concurrency).</summary>
     Task MigrateAsync(CancellationToken cancellationToken);
 
@@ -17,6 +20,13 @@ public interface IWorkLedger : IAsyncDisposable
     /// <remarks>Called once with the whole listing, or repeatedly with chunks of it; a batch never mixes classes.</remarks>
     Task AddObjectsAsync(Guid jobId, IReadOnlyList<PlannedObject> objects, int batchSize, CancellationToken cancellationToken);
 
+    /// <summary>Records objects that planning settled without a batch (skipped or failed), so manifests and reports list them.</summary>
+    /// <remarks>
+    /// They belong to no batch and no class: <see cref="ReadObjectsAsync"/> returns them (with an empty label), the per-class
+    /// counts of <see cref="GetJobStatusAsync"/> do not. Only while the job is planning; a key may be recorded once per job.
+    /// </remarks>
+    Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken);
+
     /// <summary>Ends planning: the job's batches become claimable.</summary>
     Task StartJobAsync(Guid jobId, CancellationToken cancellationToken);
 
@@ -25,6 +35,10 @@ public interface IWorkLedger : IAsyncDisposable
 
     /// <summary>Returns every job, newest first.</summary>
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Returns the newest job that is not completed and has the same source, destination, label rule, parameters and key, or null.</summary>
+    /// <remarks>Lets a re-run of the same command resume its job instead of starting over; attempt limits and trace parents are not compared.</remarks>
+    Task<Guid?> FindJobAsync(JobDefinition definition, CancellationToken cancellationToken);
 
     /// <summary>Claims the next pending batch of a running job (of <paramref name="jobId"/> only, if given).</summary>
     /// <returns>The lease, or null when nothing is claimable now.</returns>
@@ -50,6 +64,14 @@ public interface IWorkLedger : IAsyncDisposable
 
     /// <summary>Puts batches with expired leases back in play; dead-letters those that reached the job's attempt limit.</summary>
     Task<MaintenanceResult> RescueExpiredLeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Puts every leased batch of a job back to pending without counting the attempt.</summary>
+    /// <remarks>
+    /// Only for a caller that knows no worker holds a lease, such as the single-machine tool that holds an exclusive lock on
+    /// its state folder and restarts after a crash. Old lease tokens stop working.
+    /// </remarks>
+    /// <returns>The batches put back.</returns>
+    Task<int> ResetLeasesAsync(Guid jobId, CancellationToken cancellationToken);
 
     /// <summary>Marks running jobs whose batches are all done or dead as completed.</summary>
     /// <returns>The jobs completed by this call.</returns>

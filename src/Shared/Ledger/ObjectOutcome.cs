@@ -14,4 +14,7 @@ public enum ObjectOutcome
 
     /// <summary>Its batch was dead-lettered.</summary>
     Dead,
+
+    /// <summary>Not audio; left out of the job.</summary>
+    Skipped,
 }

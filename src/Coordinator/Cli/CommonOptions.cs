@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using PosCuda.Shared.Protection;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Coordinator.Cli;
+
+/// <summary>Options several commands share: protection parameters, keyring, labels, stores, ledger.</summary>
+public sealed class CommonOptions
+{
+    public Option<string> Keyring { get; } = new("--keyring") { Description = "The keyring file (mode 0600).", Required = true };
+
+    public Option<string> Labels { get; } = new("--labels")
+    {
+        Description = "How each object's class label is found: 'dir', 'regex:PATTERN' (named group 'label') or 'csv:PATH'.",
+        Required = true,
+    };
+
+    public Option<int> Taps { get; } = new("--taps") { Description = "k: filter taps (1..2040).", DefaultValueFactory = _ => 80 };
+
+    public Option<int> Patch { get; } = new("--patch") { Description = "p: patch length in samples.", DefaultValueFactory = _ => 240 };
+
+    public Option<double> Blur { get; } = new("--blur") { Description = "b: blur factor (> 0).", DefaultValueFactory = _ => 0.01 };
+
+    public Option<int> Window { get; } = new("--window") { Description = "W: patches start in [0, W-p].", DefaultValueFactory = _ => 4000 };
+
+    public Option<string> Mode { get; } = new("--mode") { Description = "positional (PosCUDA) or whole (the whole clip).", DefaultValueFactory = _ => "positional" };
+
+    public Option<string> Spec { get; } = new("--spec") { Description = "The protection spec version.", DefaultValueFactory = _ => ProtectionParameters.DefaultSpec };
+
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Objects per batch (one class per batch).", DefaultValueFactory = _ => 256 };
+
+    public Option<int> MaxAttempts { get; } = new("--max-attempts") { Description = "Attempts of a batch before it is dead-lettered.", DefaultValueFactory = _ => 5 };
+
+    public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
+
+    public Option<bool> S3PathStyle { get; } = new("--s3-path-style") { Description = "Path-style S3 addressing (automatic for IP and localhost endpoints)." };
+
+    public Option<string?> Ledger { get; } = new("--ledger")
+    {
+        Description = "The work ledger: postgres://user:password@host:port/db or an Npgsql connection string (default: POSCUDA_LEDGER).",
+    };
+
+    /// <summary>Adds the protection-parameter options to <paramref name="command"/>.</summary>
+    public void AddParameters(Command command)
+    {
+        foreach (Option option in new Option[] { Taps, Patch, Blur, Window, Mode, Spec })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>Adds the store options to <paramref name="command"/>.</summary>
+    public void AddStores(Command command)
+    {
+        command.Options.Add(S3Endpoint);
+        command.Options.Add(S3PathStyle);
+    }
+
+    /// <summary>Reads and validates the protection parameters.</summary>
+    /// <exception cref="UsageException">A parameter is out of range.</exception>
+    public ProtectionParameters ReadParameters(ParseResult result)
+    {
+        string modeText = result.GetValue(Mode) ?? "positional";
+        PatchMode mode = modeText switch
+        {
+            "positional" => PatchMode.Positional,
+            "whole" => PatchMode.Whole,
+            _ => throw new UsageException($"--mode must be 'positional' or 'whole', not '{modeText}'."),
+        };
+        string spec = result.GetValue(Spec) ?? ProtectionParameters.DefaultSpec;
+        try
+        {
+            ProtectionSpecs.Get(spec);
+            return new ProtectionParameters(result.GetValue(Taps), result.GetValue(Patch), result.GetValue(Blur), result.GetValue(Window), mode, spec);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(ParameterMessage(e), e);
+        }
+    }
+
+    /// <summary>Reads the store options.</summary>
+    public ObjectStoreOptions ReadStoreOptions(ParseResult result)
+        => new(result.GetValue(S3Endpoint), result.GetValue(S3PathStyle));
+
+    /// <summary>Reads the ledger location, from the option or POSCUDA_LEDGER.</summary>
+    public string ReadLedger(ParseResult result)
+    {
+        string? ledger = result.GetValue(Ledger) ?? Environment.GetEnvironmentVariable("POSCUDA_LEDGER");
+        if (string.IsNullOrWhiteSpace(ledger))
+        {
+            throw new UsageException("No ledger: pass --ledger postgres://user:password@host:port/db or set POSCUDA_LEDGER.");
+        }
+
+        return ledger;
+    }
+
+    private static string ParameterMessage(ArgumentException e)
+    {
+        string name = e.ParamName switch
+        {
+            "taps" => "--taps must be in 1..2040",
+            "patchLength" => "--patch must be >= 1",
+            "blur" => "--blur must be finite and > 0",
+            "window" => "--window must be >= --patch",
+            _ => e.Message,
+        };
+        return e is ArgumentOutOfRangeException { ActualValue: not null } range
+            ? string.Create(CultureInfo.InvariantCulture, $"{name} (got {range.ActualValue}).")
+            : name + ".";
+    }
+}

@@ -1,0 +1,44 @@
+using PosCuda.Shared.Labels;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Coordinator.Cli;
+
+/// <summary>Command-line checks on source and destination locations and label rules.</summary>
+public static class Locations
+{
+    /// <summary>Normalises a location: <c>s3://</c> without a trailing slash, folders as full paths.</summary>
+    public static string Normalise(string location)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        if (location.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            return location.TrimEnd('/');
+        }
+
+        string path = location.StartsWith("file://", StringComparison.Ordinal) ? new Uri(location).LocalPath : location;
+        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+    }
+
+    /// <summary>Refuses a destination equal to or inside the source.</summary>
+    /// <exception cref="UsageException">It is.</exception>
+    public static void EnsureNotWithin(string destination, string source)
+    {
+        if (ObjectStore.IsWithin(destination, source))
+        {
+            throw new UsageException($"DST '{destination}' is SRC or inside it; poscuda never writes into its source.");
+        }
+    }
+
+    /// <summary>Parses a label rule, as a usage error when malformed.</summary>
+    public static LabelRule ParseLabels(string rule)
+    {
+        try
+        {
+            return LabelRule.Parse(rule);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using PosCuda.Coordinator.Maintenance;
+using PosCuda.Coordinator.Planning;
+using PosCuda.Coordinator.Progress;
+using PosCuda.Coordinator.Reports;
+using PosCuda.Shared.Labels;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
+using PosCuda.Shared.Storage;
+using PosCuda.Worker.Hosting;
+using PosCuda.Worker.Processing;
+
+namespace PosCuda.Coordinator.Cli;
+
+/// <summary><c>poscuda protect SRC DST</c>: a whole job on one machine, with an embedded, resumable SQLite ledger.</summary>
+public static class ProtectCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CommonOptions common)
+    {
+        var source = new Argument<string>("SRC") { Description = "Source: a folder or s3://bucket/prefix." };
+        var destination = new Argument<string>("DST") { Description = "Destination: a folder or s3://bucket/prefix (not inside SRC)." };
+        var report = new Option<string?>("--report") { Description = "Write a JSON report (totals, parameters, key, every failure) to this file." };
+        var state = new Option<string?>("--state")
+        {
+            Description = "State folder holding the resumable ledger (default: DST.poscuda-state beside a local DST, else ./.poscuda-state/<hash>).",
+        };
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = "Objects in flight at once (default: 2 x cores for folders, 16 x cores for S3).",
+        };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
+
+        var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
+        {
+            source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts,
+        };
+        common.AddParameters(command);
+        common.AddStores(command);
+        command.SetAction((result, ct) => RunAsync(
+            new Request(
+                result.GetRequiredValue(source),
+                result.GetRequiredValue(destination),
+                result.GetRequiredValue(common.Keyring),
+                result.GetRequiredValue(common.Labels),
+                common.ReadParameters(result),
+                common.ReadStoreOptions(result),
+                result.GetValue(report),
+                result.GetValue(state),
+                result.GetValue(concurrency),
+                result.GetValue(common.BatchSize),
+                result.GetValue(common.MaxAttempts),
+                result.GetValue(quiet)),
+            ct));
+        return command;
+    }
+
+    /// <summary>What <c>protect</c> was asked to do.</summary>
+    public sealed record Request(
+        string Source,
+        string Destination,
+        string KeyringPath,
+        string LabelRule,
+        ProtectionParameters Parameters,
+        ObjectStoreOptions StoreOptions,
+        string? ReportPath,
+        string? StatePath,
+        int Concurrency,
+        int BatchSize,
+        int MaxAttempts,
+        bool Quiet);
+
+    /// <summary>Runs a protect job and returns the exit code.</summary>
+    public static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var clock = Stopwatch.StartNew();
+        if (request.BatchSize < 1 || request.MaxAttempts < 1)
+        {
+            throw new UsageException("--batch-size and --max-attempts must be >= 1.");
+        }
+
+        LabelRule labels = Locations.ParseLabels(request.LabelRule);
+        string source = Locations.Normalise(request.Source);
+        string destination = Locations.Normalise(request.Destination);
+        Locations.EnsureNotWithin(destination, source);
+
+        Keyring keyring = Keyring.Load(request.KeyringPath);
+        string statePath = request.StatePath ?? DefaultStatePath(destination);
+        Directory.CreateDirectory(statePath);
+        using FileStream stateLock = LockState(statePath);
+
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + Path.Combine(statePath, "ledger.db"));
+        await ledger.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await using var stores = new ObjectStoreCache(request.StoreOptions);
+
+        var definition = new JobDefinition(
+            source, destination, labels.Text, request.Parameters, keyring.KeyId, keyring.Active, request.MaxAttempts);
+        Guid jobId;
+        Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
+        TextWriter err = Console.Error;
+        if (existing is Guid resumed)
+        {
+            jobId = resumed;
+            int reset = await ledger.ResetLeasesAsync(jobId, cancellationToken).ConfigureAwait(false);
+            await err.WriteLineAsync($"Resuming job {jobId} from {statePath} ({reset} interrupted batches back in play).").ConfigureAwait(false);
+            JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (record?.State == JobState.Planning)
+            {
+                await err.WriteLineAsync("The earlier run was interrupted while planning; planning again.").ConfigureAwait(false);
+                jobId = await PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            jobId = await PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, cancellationToken).ConfigureAwait(false);
+        }
+
+        JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
+        long total = 0;
+        long finished = 0;
+        foreach (ClassStatus c in status.Classes)
+        {
+            total += c.Objects;
+            finished += c.Done + c.Failed + c.Dead;
+        }
+
+        bool interactive = !request.Quiet && !Console.IsErrorRedirected && !Console.IsOutputRedirected && AnsiConsoleIsInteractive();
+        var progress = new ProgressDisplay(total, finished, err, TimeSpan.FromSeconds(5));
+        int concurrency = request.Concurrency > 0
+            ? request.Concurrency
+            : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
+        var processor = new BatchProcessor(keyring, stores, progress);
+        var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
+        var worker = new WorkerLoop(ledger, processor, options, loggerFactory.CreateLogger("worker"));
+
+        using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var abort = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            if (stopClaiming.IsCancellationRequested)
+            {
+                abort.Cancel();
+            }
+            else
+            {
+                stopClaiming.Cancel();
+            }
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            Task work = worker.RunAsync(stopClaiming.Token, abort.Token);
+            if (request.Quiet)
+            {
+                await work.ConfigureAwait(false);
+            }
+            else
+            {
+                await progress.RunAsync(work, interactive).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+
+        if (stopClaiming.IsCancellationRequested)
+        {
+            await err.WriteLineAsync($"Interrupted; {progress.Finished} objects finished in this run. Run the same command again to finish the rest.").ConfigureAwait(false);
+            return ExitCodes.Error;
+        }
+
+        var coordinator = new CoordinatorLoop(ledger, stores, options.WorkerId, TimeSpan.FromSeconds(1), loggerFactory.CreateLogger("coordinator"));
+        await coordinator.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+        JobSummary summary = await JobSummary.ReadAsync(ledger, jobId, null, cancellationToken).ConfigureAwait(false);
+        if (summary.Job.State != JobState.Completed)
+        {
+            await err.WriteLineAsync($"Job {jobId} did not complete ({summary.Pending} objects pending).").ConfigureAwait(false);
+        }
+
+        if (request.ReportPath is not null)
+        {
+            await WriteReportAsync(request.ReportPath, summary, clock.Elapsed, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (ObjectRecord failure in summary.Failures)
+        {
+            await err.WriteLineAsync($"failed: {failure.Key}: {failure.Reason}").ConfigureAwait(false);
+        }
+
+        Console.Out.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"poscuda: job {jobId}: {summary.Protected} protected, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyring.KeyId} v{keyring.Active}, {request.Parameters.Spec})"));
+        return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
+    }
+
+    private static async Task<Guid> PlanAsync(
+        IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err, CancellationToken cancellationToken)
+    {
+        var planner = new JobPlanner(ledger);
+        PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, cancellationToken).ConfigureAwait(false);
+        await err.WriteLineAsync(
+            $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label.")
+            .ConfigureAwait(false);
+        return plan.JobId;
+    }
+
+    private static async Task WriteReportAsync(string path, JobSummary summary, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = full + ".tmp";
+        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        await using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            JobReportWriter.WriteReport(json, summary, elapsed);
+            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private static string DefaultStatePath(string destination)
+    {
+        if (!destination.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            return destination + ".poscuda-state";
+        }
+
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)))[..16];
+        return Path.Combine(Directory.GetCurrentDirectory(), ".poscuda-state", hash);
+    }
+
+    private static FileStream LockState(string statePath)
+    {
+        string lockPath = Path.Combine(statePath, "lock");
+        try
+        {
+            return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException($"Another poscuda protect is using the state folder {statePath}.", e);
+        }
+    }
+
+    private static bool AnsiConsoleIsInteractive() => Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;
+}

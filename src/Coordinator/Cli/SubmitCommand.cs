@@ -1,0 +1,46 @@
+using System.CommandLine;
+using PosCuda.Coordinator.Planning;
+using PosCuda.Shared.Labels;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Coordinator.Cli;
+
+/// <summary><c>poscuda submit SRC DST --ledger URI</c>: plans a job for workers on many nodes and prints its id last.</summary>
+public static class SubmitCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CommonOptions common)
+    {
+        var source = new Argument<string>("SRC") { Description = "Source: s3://bucket/prefix (or a folder every worker can read)." };
+        var destination = new Argument<string>("DST") { Description = "Destination: s3://bucket/prefix (or a shared folder)." };
+        var command = new Command("submit", "Plan a job in the ledger for poscuda-worker processes; prints the job id as the last line.")
+        {
+            source, destination, common.Ledger, common.Keyring, common.Labels, common.BatchSize, common.MaxAttempts,
+        };
+        common.AddParameters(command);
+        common.AddStores(command);
+        command.SetAction(async (result, ct) =>
+        {
+            LabelRule labels = Locations.ParseLabels(result.GetRequiredValue(common.Labels));
+            string src = Locations.Normalise(result.GetRequiredValue(source));
+            string dst = Locations.Normalise(result.GetRequiredValue(destination));
+            Locations.EnsureNotWithin(dst, src);
+            ProtectionParameters parameters = common.ReadParameters(result);
+            Keyring keyring = Keyring.Load(result.GetRequiredValue(common.Keyring));
+            await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
+            await ledger.MigrateAsync(ct).ConfigureAwait(false);
+            await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
+            var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts));
+            PlanSummary plan = await new JobPlanner(ledger).PlanAsync(definition, stores.Get(src), labels, result.GetValue(common.BatchSize), ct)
+                .ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(
+                $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label.")
+                .ConfigureAwait(false);
+            Console.Out.WriteLine(plan.JobId.ToString("D"));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

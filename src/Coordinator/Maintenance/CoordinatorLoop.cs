@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PosCuda.Coordinator.Reports;
+using PosCuda.Shared;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Coordinator.Maintenance;
+
+/// <summary>The coordinator role: while it holds the leader lease, rescues expired leases, dead-letters poison batches, finishes jobs and writes their manifests.</summary>
+/// <remarks>Any number may run: the ledger's leader lease lets exactly one act at a time.</remarks>
+public sealed class CoordinatorLoop
+{
+    private readonly IWorkLedger _ledger;
+    private readonly ObjectStoreCache _stores;
+    private readonly ILogger _logger;
+    private readonly string _holderId;
+    private readonly TimeSpan _interval;
+    private readonly TimeSpan _leadershipTtl;
+
+    public CoordinatorLoop(IWorkLedger ledger, ObjectStoreCache stores, string holderId, TimeSpan interval, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(stores);
+        ArgumentException.ThrowIfNullOrWhiteSpace(holderId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.FromMilliseconds(10));
+        _ledger = ledger;
+        _stores = stores;
+        _holderId = holderId;
+        _interval = interval;
+        _leadershipTtl = interval * 5 < TimeSpan.FromSeconds(5) ? TimeSpan.FromSeconds(5) : interval * 5;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Raised after a job's manifest is written.</summary>
+    public event Action<JobSummary>? JobCompleted;
+
+    /// <summary>Runs one maintenance pass if this coordinator is the leader.</summary>
+    /// <returns>Whether it was the leader.</returns>
+    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        if (!await _ledger.TryAcquireLeadershipAsync(_holderId, _leadershipTtl, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        MaintenanceResult maintenance = await _ledger.RescueExpiredLeasesAsync(cancellationToken).ConfigureAwait(false);
+        if (maintenance.Rescued > 0 || maintenance.DeadLettered > 0)
+        {
+            _logger.LogWarning("Rescued {Rescued} expired leases; dead-lettered {Dead} batches", maintenance.Rescued, maintenance.DeadLettered);
+        }
+
+        foreach (Guid jobId in await _ledger.CompleteFinishedJobsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await WriteManifestAsync(jobId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>Runs passes every interval until cancelled; survives ledger outages.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        bool wasLeader = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                bool leader = await RunOnceAsync(cancellationToken).ConfigureAwait(false);
+                if (leader != wasLeader)
+                {
+                    _logger.LogInformation(leader ? "{Holder} is now the acting coordinator" : "{Holder} is standing by", _holderId);
+                    wasLeader = leader;
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (PosCudaException e) when (e.IsTransient)
+            {
+                _logger.LogWarning("Maintenance pass failed ({Error}); retrying", e.Message);
+            }
+
+            try
+            {
+                await Task.Delay(_interval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task WriteManifestAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        JobRecord? job = await _ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (job is null)
+        {
+            return;
+        }
+
+        JobSummary summary = await ManifestWriter.WriteAsync(_ledger, jobId, _stores.Get(job.Definition.Destination), cancellationToken)
+            .ConfigureAwait(false);
+        _logger.LogInformation(
+            "Job {JobId} completed: {Protected} protected, {Failed} failed, {Skipped} skipped; manifest {Key}",
+            jobId, summary.Protected, summary.Failed, summary.Skipped, ManifestWriter.KeyFor(jobId));
+        JobCompleted?.Invoke(summary);
+    }
+}

@@ -1,0 +1,113 @@
+using PosCuda.Shared.Labels;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Coordinator.Planning;
+
+/// <summary>Plans a job: lists the source, resolves each object's label and records per-class batches in the ledger.</summary>
+public sealed class JobPlanner
+{
+    /// <summary>The folder, under a destination, where the pipeline keeps its own objects (manifests).</summary>
+    public const string ReservedPrefix = ".poscuda/";
+
+    private const int ChunkSize = 50_000;
+    private readonly IWorkLedger _ledger;
+
+    public JobPlanner(IWorkLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        _ledger = ledger;
+    }
+
+    /// <summary>Creates, fills and starts a job.</summary>
+    public async Task<PlanSummary> PlanAsync(
+        JobDefinition definition, IObjectStore source, LabelRule labels, int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+
+        Guid jobId = await _ledger.CreateJobAsync(definition, cancellationToken).ConfigureAwait(false);
+        var planned = new List<PlannedObject>(Math.Min(ChunkSize, 4096));
+        var unbatched = new List<PlanningOutcome>();
+        var classes = new HashSet<string>(StringComparer.Ordinal);
+        var batchesPerClass = new Dictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        long skipped = 0;
+        long failed = 0;
+
+        await foreach (StoredObject item in source.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (item.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!item.Key.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+            {
+                unbatched.Add(new PlanningOutcome(item.Key, ObjectOutcome.Skipped, "not a .wav object"));
+                skipped++;
+                continue;
+            }
+
+            string? label = labels.Resolve(item.Key, out string? reason);
+            if (label is null)
+            {
+                unbatched.Add(new PlanningOutcome(item.Key, ObjectOutcome.Failed, reason ?? "no label"));
+                failed++;
+                continue;
+            }
+
+            planned.Add(new PlannedObject(item.Key, label, item.Size, item.ETag));
+            if (classes.Add(label))
+            {
+                batchesPerClass[label] = 0;
+            }
+
+            total++;
+            if (planned.Count >= ChunkSize)
+            {
+                await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
+        if (unbatched.Count > 0)
+        {
+            await _ledger.RecordPlanningOutcomesAsync(jobId, unbatched, cancellationToken).ConfigureAwait(false);
+        }
+
+        await _ledger.StartJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+        long batches = 0;
+        foreach (long count in batchesPerClass.Values)
+        {
+            batches += count;
+        }
+
+        return new PlanSummary(jobId, total, classes.Count, batches, skipped, failed);
+    }
+
+    private async Task FlushAsync(
+        Guid jobId, List<PlannedObject> planned, int batchSize, Dictionary<string, long> batchesPerClass, CancellationToken cancellationToken)
+    {
+        if (planned.Count == 0)
+        {
+            return;
+        }
+
+        var perClass = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (PlannedObject item in planned)
+        {
+            perClass[item.Label] = perClass.GetValueOrDefault(item.Label) + 1;
+        }
+
+        foreach ((string label, long count) in perClass)
+        {
+            batchesPerClass[label] += (count + batchSize - 1) / batchSize;
+        }
+
+        await _ledger.AddObjectsAsync(jobId, planned, batchSize, cancellationToken).ConfigureAwait(false);
+        planned.Clear();
+    }
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
+
+namespace PosCuda.Coordinator.Reports;
+
+/// <summary>Writes the JSON of <c>poscuda protect --report</c> and of job manifests. Never writes a secret.</summary>
+public static class JobReportWriter
+{
+    /// <summary>The format name written first in every report and manifest.</summary>
+    public const string ReportFormat = "poscuda-report/1";
+
+    /// <summary>The format name of a manifest.</summary>
+    public const string ManifestFormat = "poscuda-manifest/1";
+
+    /// <summary>Writes a report: totals, parameters, key id and version, and every failure.</summary>
+    public static void WriteReport(Utf8JsonWriter json, JobSummary summary, TimeSpan elapsed)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(summary);
+        json.WriteStartObject();
+        json.WriteString("format", ReportFormat);
+        WriteJob(json, summary.Job);
+        WriteTotals(json, summary, elapsed);
+        json.WriteStartArray("failures");
+        foreach (ObjectRecord failure in summary.Failures)
+        {
+            json.WriteStartObject();
+            json.WriteString("object", failure.Key);
+            json.WriteString("label", failure.Label);
+            json.WriteString("outcome", Name(failure.Outcome));
+            json.WriteString("reason", failure.Reason);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>Writes the head of a manifest; the caller then writes objects with <see cref="WriteManifestObject"/> and closes with <see cref="EndManifest"/>.</summary>
+    public static void BeginManifest(Utf8JsonWriter json, JobRecord job)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        json.WriteStartObject();
+        json.WriteString("format", ManifestFormat);
+        WriteJob(json, job);
+        json.WriteStartArray("objects");
+    }
+
+    /// <summary>Writes one object of a manifest.</summary>
+    public static void WriteManifestObject(Utf8JsonWriter json, ObjectRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(record);
+        json.WriteStartObject();
+        json.WriteString("key", record.Key);
+        json.WriteString("label", record.Label);
+        json.WriteString("outcome", Name(record.Outcome));
+        if (record.Reason is not null)
+        {
+            json.WriteString("reason", record.Reason);
+        }
+
+        if (record.KeyVersion is int version)
+        {
+            json.WriteNumber("keyVersion", version);
+        }
+
+        if (record.SourceETag is not null)
+        {
+            json.WriteString("sourceETag", record.SourceETag);
+        }
+
+        if (record.OutputETag is not null)
+        {
+            json.WriteString("outputETag", record.OutputETag);
+        }
+
+        json.WriteNumber("bytes", record.Bytes);
+        json.WriteNumber("clippedSamples", record.ClippedSamples);
+        json.WriteEndObject();
+    }
+
+    /// <summary>Closes a manifest with its totals.</summary>
+    public static void EndManifest(Utf8JsonWriter json, JobSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(summary);
+        json.WriteEndArray();
+        TimeSpan elapsed = (summary.Job.FinishedAt ?? DateTimeOffset.UtcNow) - summary.Job.CreatedAt;
+        WriteTotals(json, summary, elapsed);
+        json.WriteEndObject();
+    }
+
+    private static void WriteJob(Utf8JsonWriter json, JobRecord job)
+    {
+        JobDefinition definition = job.Definition;
+        ProtectionParameters parameters = definition.Parameters;
+        json.WriteString("jobId", job.JobId.ToString("D"));
+        json.WriteString("state", job.State.ToString().ToLowerInvariant());
+        json.WriteString("source", definition.Source);
+        json.WriteString("destination", definition.Destination);
+        json.WriteString("labels", definition.LabelRule);
+        json.WriteString("keyId", definition.KeyId);
+        json.WriteNumber("keyVersion", definition.KeyVersion);
+        json.WriteStartObject("parameters");
+        json.WriteString("spec", parameters.Spec);
+        json.WriteNumber("taps", parameters.Taps);
+        json.WriteNumber("patch", parameters.PatchLength);
+        json.WriteNumber("blur", parameters.Blur);
+        json.WriteNumber("window", parameters.Window);
+        json.WriteString("mode", parameters.Mode == PatchMode.Whole ? "whole" : "positional");
+        json.WriteEndObject();
+        json.WriteString("createdAt", job.CreatedAt);
+        if (job.FinishedAt is DateTimeOffset finished)
+        {
+            json.WriteString("finishedAt", finished);
+        }
+    }
+
+    private static void WriteTotals(Utf8JsonWriter json, JobSummary summary, TimeSpan elapsed)
+    {
+        json.WriteStartObject("totals");
+        json.WriteNumber("protected", summary.Protected);
+        json.WriteNumber("failed", summary.Failed);
+        json.WriteNumber("skipped", summary.Skipped);
+        json.WriteNumber("pending", summary.Pending);
+        json.WriteNumber("clippedSamples", summary.ClippedSamples);
+        json.WriteNumber("bytes", summary.Bytes);
+        json.WriteNumber("elapsedSeconds", Math.Round(elapsed.TotalSeconds, 3));
+        json.WriteEndObject();
+    }
+
+    private static string Name(ObjectOutcome outcome) => outcome switch
+    {
+        ObjectOutcome.Done => "protected",
+        ObjectOutcome.Failed => "failed",
+        ObjectOutcome.Dead => "dead",
+        ObjectOutcome.Skipped => "skipped",
+        _ => "pending",
+    };
+}

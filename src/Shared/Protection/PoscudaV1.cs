@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using PosCuda.Shared.Audio;
+
+namespace PosCuda.Shared.Protection;
+
+/// <summary>The frozen spec <c>poscuda-v1</c> (DESIGN.md section 1): one keyed low-pass patch per class.</summary>
+public sealed class PoscudaV1 : IProtectionSpec
+{
+    /// <summary>The spec's name, recorded on every job and output.</summary>
+    public const string SpecName = "poscuda-v1";
+
+    // Above this many output samples the patch is convolved in chunks (whole-clip mode on long clips).
+    private const int ChunkSamples = 16384;
+
+    private const double TwoPow32 = 4294967296.0;
+
+    private static readonly byte[] s_classPrefix = "poscuda/v1/class/"u8.ToArray();
+    private static readonly byte[] s_filterInfo = "poscuda/v1/filter"u8.ToArray();
+    private static readonly byte[] s_positionInfo = "poscuda/v1/position"u8.ToArray();
+
+    // Labels are hashed as their exact UTF-8 bytes; a string with no exact encoding (a lone surrogate) is refused
+    // rather than silently replaced with U+FFFD.
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private PoscudaV1()
+    {
+    }
+
+    /// <summary>The one instance.</summary>
+    public static PoscudaV1 Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public string Name => SpecName;
+
+    /// <inheritdoc/>
+    public ClassPatch DeriveClassPatch(ReadOnlySpan<byte> secret, string label, ProtectionParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (secret.Length != 32)
+        {
+            throw new ArgumentException("A key secret is 32 bytes.", nameof(secret));
+        }
+
+        byte[] labelBytes;
+        try
+        {
+            labelBytes = s_strictUtf8.GetBytes(label);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException("The label is not valid Unicode (it has a lone surrogate).", nameof(label), e);
+        }
+
+        int k = parameters.Taps;
+        byte[] message = new byte[s_classPrefix.Length + labelBytes.Length];
+        s_classPrefix.CopyTo(message, 0);
+        labelBytes.CopyTo(message, s_classPrefix.Length);
+
+        Span<byte> classKey = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        Span<byte> positionBytes = stackalloc byte[8];
+        byte[] tapBytes = ArrayPool<byte>.Shared.Rent(4 * k);
+        try
+        {
+            HMACSHA256.HashData(secret, message, classKey);
+            HKDF.Expand(HashAlgorithmName.SHA256, classKey, tapBytes.AsSpan(0, 4 * k), s_filterInfo);
+            HKDF.Expand(HashAlgorithmName.SHA256, classKey, positionBytes, s_positionInfo);
+
+            float[] taps = new float[k];
+            for (int j = 0; j < k; j++)
+            {
+                uint word = BinaryPrimitives.ReadUInt32LittleEndian(tapBytes.AsSpan(4 * j, 4));
+
+                // In float64, then rounded once to float32.
+                taps[j] = (float)(parameters.Blur * word / TwoPow32);
+            }
+
+            ulong slots = (ulong)(parameters.Window - parameters.PatchLength + 1);
+            long position = (long)(BinaryPrimitives.ReadUInt64LittleEndian(positionBytes) % slots);
+            return new ClassPatch(label, taps, position);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(classKey);
+            CryptographicOperations.ZeroMemory(tapBytes.AsSpan(0, 4 * k));
+            ArrayPool<byte>.Shared.Return(tapBytes);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ProtectResult Protect(Span<byte> wavFile, ClassPatch patch, ProtectionParameters parameters, string objectKey)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(objectKey);
+        if (patch.Taps.Length != parameters.Taps)
+        {
+            throw new ArgumentException(
+                $"The patch has {patch.Taps.Length} taps but the parameters say {parameters.Taps}; it was derived with other parameters.",
+                nameof(patch));
+        }
+
+        if (patch.Position < 0 || patch.Position > parameters.Window - parameters.PatchLength)
+        {
+            throw new ArgumentException(
+                $"The patch position {patch.Position} is outside [0, {parameters.Window - parameters.PatchLength}].", nameof(patch));
+        }
+
+        WavLayout layout = WavReader.ReadLayout(wavFile, objectKey);
+        (long start, long length) = PatchRange(layout.FrameCount, patch.Position, parameters);
+        if (length == 0)
+        {
+            return new ProtectResult(start, 0, 0);
+        }
+
+        int k = patch.Taps.Length;
+        int chunk = (int)Math.Min(length, ChunkSamples);
+        double[] taps = ArrayPool<double>.Shared.Rent(k);
+        double[] input = ArrayPool<double>.Shared.Rent(chunk + k - 1);
+        double[] output = ArrayPool<double>.Shared.Rent(chunk);
+        try
+        {
+            for (int j = 0; j < k; j++)
+            {
+                taps[j] = patch.Taps[j];
+            }
+
+            long clipped = 0;
+            for (int channel = 0; channel < layout.Channels; channel++)
+            {
+                clipped += ProtectChannel(
+                    wavFile, layout, channel, start, length,
+                    taps.AsSpan(0, k), input.AsSpan(0, chunk + k - 1), output.AsSpan(0, chunk));
+            }
+
+            return new ProtectResult(start, length, clipped);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(taps);
+            ArrayPool<double>.Shared.Return(input);
+            ArrayPool<double>.Shared.Return(output);
+        }
+    }
+
+    /// <summary>The frames a clip of <paramref name="frameCount"/> frames gets patched at: first frame and count.</summary>
+    public static (long Start, long Length) PatchRange(long frameCount, long position, ProtectionParameters parameters)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(frameCount);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (parameters.Mode == PatchMode.Whole || frameCount <= parameters.PatchLength)
+        {
+            return (0, frameCount);
+        }
+
+        return (Math.Min(position, frameCount - parameters.PatchLength), parameters.PatchLength);
+    }
+
+    /// <summary>Patches one channel's frames <c>[start, start + length)</c> chunk by chunk; returns the clipped count.</summary>
+    private static long ProtectChannel(
+        Span<byte> file, WavLayout layout, int channel, long start, long length,
+        ReadOnlySpan<double> taps, Span<double> input, Span<double> output)
+    {
+        int k = taps.Length;
+        int h = (k - 1) / 2;
+        int context = k - 1;
+        long clipped = 0;
+        long done = 0;
+        while (done < length)
+        {
+            int count = (int)Math.Min(length - done, output.Length);
+            Span<double> x = input[..(count + context)];
+            Span<double> y = output[..count];
+            long first = start + done - h;
+            if (done == 0)
+            {
+                SampleCodec.Decode(file, layout, channel, first, x);
+            }
+            else
+            {
+                // The previous chunk's last k-1 inputs start this one; they are original samples, but part of
+                // them has been overwritten in the file since, so they are carried over, never re-read.
+                input.Slice(output.Length, context).CopyTo(x);
+                SampleCodec.Decode(file, layout, channel, first + context, x[context..]);
+            }
+
+            PatchConvolution.Convolve(x, taps, y);
+            clipped += SampleCodec.Encode(file, layout, channel, start + done, y);
+            done += count;
+        }
+
+        return clipped;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using PosCuda.Shared;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Worker.Processing;
+
+/// <summary>Protects every object of a claimed batch: GET, patch, PUT, with bounded concurrency.</summary>
+/// <remarks>
+/// Bad input (<see cref="InvalidObjectException"/>) fails that object only and is never retried. Any other error
+/// aborts the batch: the caller releases it, and a later attempt rewrites identical bytes (outputs are deterministic).
+/// </remarks>
+public sealed class BatchProcessor
+{
+    private readonly Keyring _keyring;
+    private readonly ObjectStoreCache _stores;
+    private readonly IWorkObserver _observer;
+    private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
+
+    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(keyring);
+        ArgumentNullException.ThrowIfNull(stores);
+        _keyring = keyring;
+        _stores = stores;
+        _observer = observer ?? NullWorkObserver.Instance;
+    }
+
+    /// <summary>Processes every object of <paramref name="lease"/> and returns one result per object.</summary>
+    /// <exception cref="PosCudaException">The batch cannot be finished now (the keyring does not match, or a store failed).</exception>
+    public async Task<IReadOnlyList<ObjectResult>> ProcessAsync(BatchLease lease, int concurrency, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
+        JobDefinition job = lease.Job;
+        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec);
+        ClassPatch patch = GetPatch(lease, spec);
+        IObjectStore source = _stores.Get(job.Source);
+        IObjectStore destination = _stores.Get(job.Destination);
+        var results = new ObjectResult[lease.Objects.Count];
+        var context = new BatchContext(lease, spec, patch, source, destination);
+
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, lease.Objects.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
+            async (index, ct) =>
+            {
+                ObjectResult result = await ProcessObjectAsync(context, lease.Objects[index], ct).ConfigureAwait(false);
+                results[index] = result;
+                _observer.ObjectCompleted(result);
+            }).ConfigureAwait(false);
+
+        return results;
+    }
+
+    private ClassPatch GetPatch(BatchLease lease, IProtectionSpec spec)
+    {
+        JobDefinition job = lease.Job;
+        if (!string.Equals(job.KeyId, _keyring.KeyId, StringComparison.Ordinal))
+        {
+            throw new PosCudaException(
+                $"Job {lease.JobId} was planned with key {job.KeyId}, but this worker's keyring holds key {_keyring.KeyId}.");
+        }
+
+        return _patches.GetOrAdd((lease.JobId, lease.Label), _ =>
+        {
+            KeyVersion version = _keyring.GetVersion(job.KeyVersion);
+            return spec.DeriveClassPatch(version.Secret, lease.Label, job.Parameters);
+        });
+    }
+
+    private static async Task<ObjectResult> ProcessObjectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+        ObjectContent content;
+        try
+        {
+            content = await context.Source.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, null, 0);
+        }
+
+        ProtectResult protect;
+        try
+        {
+            protect = context.Spec.Protect(content.Data, context.Patch, job.Parameters, item.Key);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, content.ETag, content.Data.Length);
+        }
+
+        var metadata = new Dictionary<string, string>(5, StringComparer.Ordinal)
+        {
+            [OutputMetadata.Spec] = job.Parameters.Spec,
+            [OutputMetadata.KeyId] = job.KeyId,
+            [OutputMetadata.KeyVersion] = job.KeyVersion.ToString(CultureInfo.InvariantCulture),
+            [OutputMetadata.Job] = context.Lease.JobId.ToString("D"),
+        };
+        if (content.ETag is not null)
+        {
+            metadata[OutputMetadata.SourceETag] = content.ETag;
+        }
+
+        string? outputETag;
+        try
+        {
+            outputETag = await context.Destination.PutAsync(item.Key, content.Data, metadata, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, content.ETag, content.Data.Length);
+        }
+
+        return new ObjectResult(
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Data.Length, protect.ClippedSamples);
+    }
+
+    private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
+        => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
+
+    private sealed record BatchContext(
+        BatchLease Lease, IProtectionSpec Spec, ClassPatch Patch, IObjectStore Source, IObjectStore Destination);
+}

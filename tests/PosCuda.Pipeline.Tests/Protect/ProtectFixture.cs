@@ -1,0 +1,36 @@
+using PosCuda.Shared.Protection;
+using PosCuda.Testing;
+
+namespace PosCuda.Pipeline.Tests.Protect;
+
+/// <summary>A keyring and helpers shared by the protect tests.</summary>
+public sealed class ProtectFixture : IDisposable
+{
+    public const string DigitLabels = @"regex:^(?<label>\d+)_";
+
+    private readonly TempDirectory _dir = new("poscuda-keys");
+
+    public ProtectFixture()
+    {
+        KeyringPath = _dir["keyring.json"];
+        Keyring.Create().Save(KeyringPath);
+        Keyring = Keyring.Load(KeyringPath);
+    }
+
+    public string KeyringPath { get; }
+
+    public Keyring Keyring { get; }
+
+    /// <summary>What poscuda-v1 makes of <paramref name="source"/> for <paramref name="label"/> with default parameters.</summary>
+    public byte[] Expected(byte[] source, string label, string key, ProtectionParameters? parameters = null)
+    {
+        parameters ??= new ProtectionParameters();
+        IProtectionSpec spec = ProtectionSpecs.Get(parameters.Spec);
+        ClassPatch patch = spec.DeriveClassPatch(Keyring.ActiveVersion.Secret, label, parameters);
+        byte[] copy = (byte[])source.Clone();
+        spec.Protect(copy, patch, parameters, key);
+        return copy;
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
