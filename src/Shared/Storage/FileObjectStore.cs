@@ -1,0 +1,455 @@
+using System.Collections.Concurrent;
+using System.IO.Enumeration;
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace PosCuda.Shared.Storage;
+
+/// <summary>An object store over a local folder: keys are paths relative to the root, '/'-separated.</summary>
+/// <remarks>
+/// <para>ETag: a cheap fingerprint of a file, <c>{lastWriteTimeUtc.Ticks:x}-{length:x}</c>, read from the same
+/// stat the listing or read already does; it changes whenever a writer changes the file's size or time.</para>
+/// <para>Listing is recursive and ordered by key (ordinal), streaming folder by folder. It skips this store's own
+/// temporary files (<c>.{name}.poscuda-tmp-{random}</c>). It does not descend into symbolic links to folders; a link
+/// to a file (or a dangling link, or a link to a folder outside the root) is listed under its own key, and
+/// <see cref="GetAsync"/> refuses it when it points outside the root, so a job reports it instead of losing it.</para>
+/// <para>Writes go to a temporary file in the target folder that is then renamed over the target, so a reader sees
+/// the old file or the new one, never a half-written one. Nothing is flushed to disk (no fsync): the work ledger, not
+/// the file system, is what survives a crash, and a lost write is rewritten by the retry.</para>
+/// <para>Object metadata has nowhere to go in a folder and is ignored.</para>
+/// </remarks>
+public sealed class FileObjectStore : IObjectStore
+{
+    /// <summary>The marker in the names of this store's temporary files.</summary>
+    public const string TempFileMarker = ".poscuda-tmp-";
+
+    private static readonly EnumerationOptions s_enumerationOptions = new()
+    {
+        RecurseSubdirectories = false,
+        IgnoreInaccessible = false,
+        AttributesToSkip = 0,
+        ReturnSpecialDirectories = false,
+        MatchType = MatchType.Simple,
+    };
+
+    // Folders known to exist (for writes) and known to resolve inside the root (for reads): one syscall each, once.
+    private readonly ConcurrentDictionary<string, byte> _createdFolders = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _checkedFolders = new(StringComparer.Ordinal);
+    private readonly string _rootWithSeparator;
+    private string? _realRoot;
+
+    /// <summary>Opens the folder at <paramref name="location"/> (a path or <c>file://</c> URI); it need not exist yet.</summary>
+    public FileObjectStore(string location)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(location);
+        Location = location;
+        RootPath = LocalPaths.ToFullPath(location);
+        _rootWithSeparator = LocalPaths.WithTrailingSeparator(RootPath);
+    }
+
+    /// <inheritdoc />
+    public string Location { get; }
+
+    /// <summary>The full path of the root folder, without a trailing separator.</summary>
+    public string RootPath { get; }
+
+    // The root with every link resolved, computed on first need (the root may not exist when a destination opens).
+    private string RealRoot => _realRoot ??= LocalPaths.ResolveLinks(RootPath);
+
+    /// <summary>Formats the ETag of a file from its last write time and length.</summary>
+    public static string FormatETag(DateTime lastWriteTimeUtc, long length) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{lastWriteTimeUtc.Ticks:x}-{length:x}");
+
+    /// <summary>Whether a file name is one of this store's temporary files.</summary>
+    public static bool IsTempFileName(ReadOnlySpan<char> name) =>
+        name.Length > 0 && name[0] == '.' && name.Contains(TempFileMarker, StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    /// <exception cref="PosCudaException">The root folder does not exist or a folder cannot be read.</exception>
+    public async IAsyncEnumerable<StoredObject> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!Directory.Exists(RootPath))
+        {
+            throw new PosCudaException($"Folder not found: {RootPath}");
+        }
+
+        // A depth-first walk where each folder is read once and sorted with folder names as "name/", which yields
+        // every key in global ordinal order while holding only one folder's entries per level in memory.
+        var stack = new Stack<(Entry[] Entries, int Next, string Prefix, string Folder)>();
+        stack.Push((ReadFolder(RootPath), 0, string.Empty, RootPath));
+        int sinceYield = 0;
+        while (stack.TryPop(out var frame))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (frame.Next >= frame.Entries.Length)
+            {
+                continue;
+            }
+
+            Entry entry = frame.Entries[frame.Next];
+            stack.Push(frame with { Next = frame.Next + 1 });
+            string key = frame.Prefix + entry.Name;
+            if (entry.Kind == EntryKind.Folder)
+            {
+                string folder = Path.Join(frame.Folder, entry.Name);
+                stack.Push((ReadFolder(folder), 0, key + "/", folder));
+                continue;
+            }
+
+            StoredObject? stored = entry.Kind == EntryKind.File
+                ? new StoredObject(key, entry.Length, FormatETag(entry.LastWriteTimeUtc, entry.Length))
+                : DescribeLink(key, Path.Join(frame.Folder, entry.Name));
+            if (stored is null)
+            {
+                continue;
+            }
+
+            yield return stored;
+
+            // Enumeration is synchronous; let a consumer on a single-threaded context breathe now and then.
+            if (++sinceYield == 4096)
+            {
+                sinceYield = 0;
+                await Task.Yield();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ObjectContent> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<ObjectContent>(cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult(Read(key));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<ObjectContent>(ex);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Metadata is ignored: a folder has nowhere to keep it.</remarks>
+    public Task<string?> PutAsync(string key, ReadOnlyMemory<byte> data, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<string?>(cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult<string?>(Write(key, data.Span));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<string?>(ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private ObjectContent Read(string key)
+    {
+        string path = ResolveKey(key);
+        EnsureFolderInsideRoot(key, path);
+
+        // One lstat: existence, kind, link or not, length and time (of the link itself when it is one).
+        var info = new FileInfo(path);
+        FileAttributes attributes = info.Attributes;
+        if ((int)attributes == -1)
+        {
+            throw new InvalidObjectException(key, "object not found");
+        }
+
+        if ((attributes & FileAttributes.ReparsePoint) != 0)
+        {
+            path = ResolveLinkInsideRoot(key, path);
+            info = new FileInfo(path);
+            attributes = info.Attributes;
+            if ((int)attributes == -1)
+            {
+                throw new InvalidObjectException(key, "symlink target not found");
+            }
+        }
+
+        if ((attributes & FileAttributes.Directory) != 0)
+        {
+            throw new InvalidObjectException(key, "is a folder, not a file");
+        }
+
+        long length = info.Length;
+        if (length > Array.MaxLength)
+        {
+            throw new InvalidObjectException(key, "object too large to read into memory");
+        }
+
+        string etag = FormatETag(info.LastWriteTimeUtc, length);
+        byte[] data = length == 0 ? [] : new byte[length];
+        try
+        {
+            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+            int read = 0;
+            while (read < data.Length)
+            {
+                int n = RandomAccess.Read(handle, data.AsSpan(read), read);
+                if (n == 0)
+                {
+                    // The file shrank between stat and read: report what it holds now.
+                    Array.Resize(ref data, read);
+                    etag = FormatETag(File.GetLastWriteTimeUtc(handle), read);
+                    break;
+                }
+
+                read += n;
+            }
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new InvalidObjectException(key, "object not found", ex);
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new InvalidObjectException(key, "object not found", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InvalidObjectException(key, "permission denied", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new PosCudaException($"Reading {key} failed: {ex.Message}", isTransient: true, ex);
+        }
+
+        return new ObjectContent(data, etag);
+    }
+
+    private string Write(string key, ReadOnlySpan<byte> data)
+    {
+        string path = ResolveKey(key);
+        string name = Path.GetFileName(path);
+        if (IsTempFileName(name))
+        {
+            throw new InvalidObjectException(key, "key names a temporary file of this store");
+        }
+
+        string folder = Path.GetDirectoryName(path)!;
+        EnsureFolderExists(folder);
+        string tempPath = Path.Join(folder, string.Create(
+            System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}"));
+        try
+        {
+            DateTime lastWrite;
+            using (SafeFileHandle handle = OpenTemp(tempPath, folder))
+            {
+                RandomAccess.Write(handle, data, 0);
+                lastWrite = File.GetLastWriteTimeUtc(handle);
+            }
+
+            File.Move(tempPath, path, overwrite: true);
+            return FormatETag(lastWrite, data.Length);
+        }
+        catch (Exception ex)
+        {
+            TryDelete(tempPath);
+            Exception? mapped = ex switch
+            {
+                PosCudaException => null,
+                UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
+                IOException when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
+                IOException => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
+                _ => null,
+            };
+            if (mapped is null)
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+    }
+
+    private SafeFileHandle OpenTemp(string tempPath, string folder)
+    {
+        try
+        {
+            return File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Someone removed a folder we had created: forget it and create it again, once.
+            _createdFolders.TryRemove(folder, out _);
+            EnsureFolderExists(folder);
+            return File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None);
+        }
+    }
+
+    private void EnsureFolderExists(string folder)
+    {
+        if (_createdFolders.ContainsKey(folder))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (IOException ex)
+        {
+            throw new PosCudaException($"Creating folder {folder} failed: {ex.Message}", isTransient: false, ex);
+        }
+
+        _createdFolders.TryAdd(folder, 0);
+    }
+
+    private string ResolveKey(string key)
+    {
+        ObjectKeys.Validate(key);
+        string path = Path.Join(_rootWithSeparator, key);
+        if (Path.DirectorySeparatorChar != '/')
+        {
+            path = path.Replace('/', Path.DirectorySeparatorChar);
+        }
+
+        return path;
+    }
+
+    // A key's folder may pass through a link to a folder (listing never does, but a key can say so): refuse it
+    // when it leads outside the root. Checked once per folder.
+    private void EnsureFolderInsideRoot(string key, string path)
+    {
+        string folder = Path.GetDirectoryName(path)!;
+        if (_checkedFolders.ContainsKey(folder))
+        {
+            return;
+        }
+
+        string real = LocalPaths.ResolveLinks(folder);
+        if (!IsInsideRoot(real))
+        {
+            throw new InvalidObjectException(key, "symlink points outside the source folder");
+        }
+
+        _checkedFolders.TryAdd(folder, 0);
+    }
+
+    private string ResolveLinkInsideRoot(string key, string path)
+    {
+        string real;
+        try
+        {
+            real = LocalPaths.ResolveLinks(path);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidObjectException(key, "symlink cannot be resolved", ex);
+        }
+
+        if (!IsInsideRoot(real))
+        {
+            throw new InvalidObjectException(key, "symlink points outside the source folder");
+        }
+
+        return real;
+    }
+
+    private bool IsInsideRoot(string realPath) =>
+        LocalPaths.IsSameOrWithin(realPath, RealRoot) || LocalPaths.IsSameOrWithin(realPath, RootPath);
+
+    // A link is listed with its target's length and fingerprint, unless it is a link to a folder inside the root
+    // (not followed: those files are listed where they really are). A link to a folder outside the root, or a
+    // dangling one, is listed anyway so that the job reports it rather than silently dropping it.
+    private StoredObject? DescribeLink(string key, string path)
+    {
+        string real;
+        try
+        {
+            real = LocalPaths.ResolveLinks(path);
+        }
+        catch (IOException)
+        {
+            return new StoredObject(key, 0, null);
+        }
+
+        var info = new FileInfo(real);
+        FileAttributes attributes = info.Attributes;
+        bool inside = IsInsideRoot(real);
+        if ((int)attributes == -1)
+        {
+            return new StoredObject(key, 0, null);
+        }
+
+        if ((attributes & FileAttributes.Directory) != 0)
+        {
+            return inside ? null : new StoredObject(key, 0, null);
+        }
+
+        return new StoredObject(key, info.Length, inside ? FormatETag(info.LastWriteTimeUtc, info.Length) : null);
+    }
+
+    private static Entry[] ReadFolder(string folder)
+    {
+        List<Entry> entries;
+        try
+        {
+            entries = [.. new FileSystemEnumerable<Entry>(folder, ToEntry, s_enumerationOptions)
+            {
+                ShouldIncludePredicate = static (ref FileSystemEntry e) => !IsTempFileName(e.FileName),
+            }];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PosCudaException($"Listing folder {folder} failed: {ex.Message}", isTransient: false, ex);
+        }
+
+        Entry[] array = [.. entries];
+        Array.Sort(array, static (a, b) => string.CompareOrdinal(a.SortKey, b.SortKey));
+        return array;
+    }
+
+    private static Entry ToEntry(ref FileSystemEntry e)
+    {
+        string name = e.FileName.ToString();
+        if ((e.Attributes & FileAttributes.ReparsePoint) != 0)
+        {
+            return new Entry(name, name, EntryKind.Link, 0, default);
+        }
+
+        return e.IsDirectory
+            ? new Entry(name, name + "/", EntryKind.Folder, 0, default)
+            : new Entry(name, name, EntryKind.File, e.Length, e.LastWriteTimeUtc.UtcDateTime);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private enum EntryKind
+    {
+        File,
+        Folder,
+        Link,
+    }
+
+    private readonly record struct Entry(string Name, string SortKey, EntryKind Kind, long Length, DateTime LastWriteTimeUtc);
+}

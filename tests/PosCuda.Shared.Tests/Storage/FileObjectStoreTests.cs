@@ -1,0 +1,234 @@
+using PosCuda.Shared;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Shared.Tests.Storage;
+
+public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
+{
+    private readonly string _workspace = Path.Combine(Path.GetTempPath(), $"poscuda-file-store-{Guid.NewGuid():N}");
+    private int _stores;
+
+    public FileObjectStoreTests() => Directory.CreateDirectory(_workspace);
+
+    public void Dispose() => Directory.Delete(_workspace, recursive: true);
+
+    protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(CreateFileStore());
+
+    [Fact]
+    public async Task ListAsync_Keys_ComeInOrdinalOrder()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string[] keys = ["a/b.wav", "a-b.wav", "B.wav", "a.b", "a/c/d.wav", "a0.wav", ".hidden.wav"];
+        await PutAllAsync(store, keys);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key));
+    }
+
+    [Fact]
+    public async Task ListAsync_ETag_IsLastWriteTicksAndLengthInHex()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string path = Path.Combine(store.RootPath, "x.wav");
+        File.WriteAllBytes(path, Pattern(1234, seed: 1));
+        var time = new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).AddTicks(1234567);
+        File.SetLastWriteTimeUtc(path, time);
+
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+
+        Assert.Equal($"{time.Ticks:x}-4d2", listed.ETag);
+        Assert.Equal(listed.ETag, (await store.GetAsync("x.wav", CancellationToken.None)).ETag);
+    }
+
+    [Fact]
+    public async Task PutAsync_ReturnedETag_MatchesFileOnDisk()
+    {
+        await using FileObjectStore store = CreateFileStore();
+
+        string? etag = await store.PutAsync("p/q.wav", Pattern(77, seed: 2), NoMetadata, CancellationToken.None);
+
+        string path = Path.Combine(store.RootPath, "p", "q.wav");
+        Assert.Equal(FileObjectStore.FormatETag(File.GetLastWriteTimeUtc(path), 77), etag);
+    }
+
+    [Fact]
+    public async Task ListAsync_TempFiles_AreNeverListed()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        await store.PutAsync("d/real.wav", Pattern(5, seed: 3), NoMetadata, CancellationToken.None);
+        File.WriteAllBytes(Path.Combine(store.RootPath, "d", ".real.wav.poscuda-tmp-0123456789abcdef"), [1, 2]);
+
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+
+        Assert.Equal("d/real.wav", listed.Key);
+    }
+
+    [Fact]
+    public async Task PutAsync_FolderInTheWay_FailsAndLeavesNoPartialOrTempFile()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        Directory.CreateDirectory(Path.Combine(store.RootPath, "a", "b.wav"));
+
+        await Assert.ThrowsAnyAsync<PosCudaException>(() => store.PutAsync("a/b.wav", Pattern(10_000, seed: 4), NoMetadata, CancellationToken.None));
+
+        Assert.Equal([Path.Combine(store.RootPath, "a", "b.wav")], Directory.GetFileSystemEntries(Path.Combine(store.RootPath, "a")));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(store.RootPath, "a", "b.wav")));
+    }
+
+    [Fact]
+    public async Task PutAsync_TempFileName_IsRefused()
+    {
+        await using FileObjectStore store = CreateFileStore();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(
+            () => store.PutAsync("d/.x.wav.poscuda-tmp-00", Pattern(3, seed: 7), NoMetadata, CancellationToken.None));
+
+        Assert.Contains("temporary", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutAsync_FolderRemovedAfterFirstWrite_IsCreatedAgain()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        await store.PutAsync("gone/a.wav", Pattern(3, seed: 8), NoMetadata, CancellationToken.None);
+        Directory.Delete(Path.Combine(store.RootPath, "gone"), recursive: true);
+
+        await store.PutAsync("gone/b.wav", Pattern(3, seed: 9), NoMetadata, CancellationToken.None);
+
+        Assert.Equal(["gone/b.wav"], (await ListAllAsync(store)).Select(o => o.Key));
+    }
+
+    [Fact]
+    public async Task GetAsync_SymlinkOutsideRoot_IsListedButRefused()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string outside = Path.Combine(_workspace, "outside-secret.wav");
+        File.WriteAllBytes(outside, Pattern(64, seed: 10));
+        File.CreateSymbolicLink(Path.Combine(store.RootPath, "leak.wav"), outside);
+
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("leak.wav", CancellationToken.None));
+
+        Assert.Equal("leak.wav", listed.Key);
+        Assert.Equal("leak.wav", error.ObjectKey);
+        Assert.Equal("symlink points outside the source folder", error.Reason);
+    }
+
+    [Fact]
+    public async Task GetAsync_RelativeSymlinkEscapingRoot_IsRefused()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        File.WriteAllBytes(Path.Combine(_workspace, "sibling.wav"), Pattern(8, seed: 11));
+        Directory.CreateDirectory(Path.Combine(store.RootPath, "d"));
+        File.CreateSymbolicLink(Path.Combine(store.RootPath, "d", "up.wav"), Path.Combine("..", "..", "sibling.wav"));
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("d/up.wav", CancellationToken.None));
+
+        Assert.Equal("symlink points outside the source folder", error.Reason);
+    }
+
+    [Fact]
+    public async Task GetAsync_KeyThroughFolderLinkOutsideRoot_IsRefusedAndLinkIsListedNotFollowed()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string outside = Path.Combine(_workspace, "outside-folder");
+        Directory.CreateDirectory(outside);
+        File.WriteAllBytes(Path.Combine(outside, "x.wav"), Pattern(8, seed: 12));
+        Directory.CreateSymbolicLink(Path.Combine(store.RootPath, "linked"), outside);
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("linked/x.wav", CancellationToken.None));
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal("symlink points outside the source folder", error.Reason);
+        Assert.Equal(["linked"], listed.Select(o => o.Key));
+    }
+
+    [Fact]
+    public async Task GetAsync_SymlinkInsideRoot_ReadsTarget()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        byte[] data = Pattern(321, seed: 13);
+        await store.PutAsync("real/a.wav", data, NoMetadata, CancellationToken.None);
+        Directory.CreateDirectory(Path.Combine(store.RootPath, "alias"));
+        File.CreateSymbolicLink(Path.Combine(store.RootPath, "alias", "a.wav"), Path.Combine("..", "real", "a.wav"));
+        Directory.CreateSymbolicLink(Path.Combine(store.RootPath, "folder-alias"), Path.Combine(store.RootPath, "real"));
+
+        ObjectContent content = await store.GetAsync("alias/a.wav", CancellationToken.None);
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(data, content.Data);
+        Assert.Equal(["alias/a.wav", "real/a.wav"], listed.Select(o => o.Key));
+        Assert.All(listed, o => Assert.Equal(321, o.Size));
+        Assert.Equal(listed[1].ETag, content.ETag);
+    }
+
+    [Fact]
+    public async Task GetAsync_Folder_IsRefused()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        Directory.CreateDirectory(Path.Combine(store.RootPath, "dir"));
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("dir", CancellationToken.None));
+
+        Assert.Equal("is a folder, not a file", error.Reason);
+    }
+
+    [Fact]
+    public async Task PutAsync_MetadataIsIgnored()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        var metadata = new Dictionary<string, string> { ["poscuda-key-id"] = "k1" };
+
+        await store.PutAsync("m.wav", Pattern(9, seed: 14), metadata, CancellationToken.None);
+
+        Assert.Equal(["m.wav"], Directory.GetFileSystemEntries(store.RootPath).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Constructor_FileUri_OpensTheSameFolderAsThePath()
+    {
+        string root = Path.Combine(_workspace, "with space");
+        Directory.CreateDirectory(root);
+        File.WriteAllBytes(Path.Combine(root, "u.wav"), Pattern(6, seed: 15));
+
+        await using var store = new FileObjectStore(new Uri(root + "/").AbsoluteUri);
+
+        Assert.Equal(root, store.RootPath);
+        Assert.Equal(["u.wav"], (await ListAllAsync(store)).Select(o => o.Key));
+    }
+
+    [Fact]
+    public void Constructor_FileUriWithRemoteHost_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => new FileObjectStore("file://server/share/data"));
+    }
+
+    [Fact]
+    public async Task ListAsync_MissingRoot_ThrowsPosCudaException()
+    {
+        await using var store = new FileObjectStore(Path.Combine(_workspace, "does-not-exist"));
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(async () => await ListAllAsync(store));
+
+        Assert.Contains("not found", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutAsync_RootDoesNotExistYet_CreatesIt()
+    {
+        string root = Path.Combine(_workspace, "new", "dest");
+        await using var store = new FileObjectStore(root);
+
+        await store.PutAsync("c/x.wav", Pattern(4, seed: 16), NoMetadata, CancellationToken.None);
+
+        Assert.True(File.Exists(Path.Combine(root, "c", "x.wav")));
+    }
+
+    private FileObjectStore CreateFileStore()
+    {
+        string root = Path.Combine(_workspace, $"store{Interlocked.Increment(ref _stores)}");
+        Directory.CreateDirectory(root);
+        return new FileObjectStore(root);
+    }
+}

@@ -1,0 +1,300 @@
+using System.Text;
+using PosCuda.Shared;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Shared.Tests.Storage;
+
+/// <summary>The behaviour every <see cref="IObjectStore"/> must have, run against each implementation.</summary>
+public abstract class ObjectStoreContractTests
+{
+    protected static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+
+    public static TheoryData<string> InvalidKeys => new()
+    {
+        string.Empty,
+        "../escape.wav",
+        "a/../../escape.wav",
+        "a/..",
+        "/absolute.wav",
+        "a/./b.wav",
+        "./b.wav",
+        "a\\b.wav",
+        "a//b.wav",
+        "a/",
+        "nul\0.wav",
+    };
+
+    /// <summary>Opens a new, empty store that no other test uses.</summary>
+    protected abstract Task<IObjectStore> CreateStoreAsync();
+
+    [Fact]
+    public async Task PutAsync_ThenGetAsync_ReturnsSameBytesAndETag()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] data = Pattern(20_000, seed: 1);
+
+        string? putETag = await store.PutAsync("yes/0a7c2a8d_nohash_0.wav", data, NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync("yes/0a7c2a8d_nohash_0.wav", CancellationToken.None);
+
+        Assert.Equal(data, content.Data);
+        Assert.NotNull(putETag);
+        Assert.Equal(putETag, content.ETag);
+    }
+
+    [Fact]
+    public async Task PutAsync_EmptyObject_RoundTrips()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+
+        await store.PutAsync("empty.wav", ReadOnlyMemory<byte>.Empty, NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync("empty.wav", CancellationToken.None);
+
+        Assert.Empty(content.Data);
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+        Assert.Equal(new StoredObject("empty.wav", 0, content.ETag), listed);
+    }
+
+    [Fact]
+    public async Task PutAsync_SliceOfLargerArray_WritesOnlyTheSlice()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] backing = Pattern(100, seed: 2);
+
+        await store.PutAsync("slice.bin", backing.AsMemory(10, 30), NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync("slice.bin", CancellationToken.None);
+
+        Assert.Equal(backing[10..40], content.Data);
+    }
+
+    [Fact]
+    public async Task ListAsync_AfterPuts_ReturnsEveryNestedKeyWithSizeAndETag()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        var expected = new Dictionary<string, int>
+        {
+            ["top.wav"] = 10,
+            ["yes/a.wav"] = 11,
+            ["yes/b.wav"] = 12,
+            ["no/deep/er/c.wav"] = 13,
+            ["no/d.wav"] = 14,
+            ["space dir/é ü.wav"] = 15,
+        };
+        var etags = new Dictionary<string, string?>();
+        foreach ((string key, int size) in expected)
+        {
+            etags[key] = await store.PutAsync(key, Pattern(size, seed: size), NoMetadata, CancellationToken.None);
+        }
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        foreach (StoredObject stored in listed)
+        {
+            Assert.Equal(expected[stored.Key], stored.Size);
+            Assert.Equal(etags[stored.Key], stored.ETag);
+        }
+    }
+
+    [Fact]
+    public async Task ListAsync_EmptyStore_ReturnsNothing()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("x/only.wav", Pattern(3, seed: 3), NoMetadata, CancellationToken.None);
+        await using IObjectStore empty = await CreateStoreAsync();
+
+        Assert.Empty(await ListAllAsync(empty));
+    }
+
+    [Fact]
+    public async Task GetAsync_ETag_MatchesListing()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("a/one.wav", Pattern(500, seed: 4), NoMetadata, CancellationToken.None);
+
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+        ObjectContent content = await store.GetAsync(listed.Key, CancellationToken.None);
+
+        Assert.NotNull(listed.ETag);
+        Assert.Equal(listed.ETag, content.ETag);
+        Assert.Equal(listed.Size, content.Data.Length);
+    }
+
+    [Fact]
+    public async Task PutAsync_ExistingKey_OverwritesWithNewBytes()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("k.wav", Pattern(1000, seed: 5), NoMetadata, CancellationToken.None);
+        byte[] second = Pattern(300, seed: 6);
+
+        await store.PutAsync("k.wav", second, NoMetadata, CancellationToken.None);
+
+        Assert.Equal(second, (await store.GetAsync("k.wav", CancellationToken.None)).Data);
+        StoredObject listed = Assert.Single(await ListAllAsync(store));
+        Assert.Equal(300, listed.Size);
+    }
+
+    [Fact]
+    public async Task PutAsync_ConcurrentWritersOfOneKey_LeaveOneWholeObject()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[][] versions = [.. Enumerable.Range(0, 8).Select(i => Pattern(50_000 + i, seed: 100 + i))];
+
+        await Task.WhenAll(versions.Select(v => store.PutAsync("race.wav", v, NoMetadata, CancellationToken.None)));
+
+        byte[] final = (await store.GetAsync("race.wav", CancellationToken.None)).Data;
+        Assert.Contains(versions, v => v.AsSpan().SequenceEqual(final));
+        Assert.Single(await ListAllAsync(store));
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidKeys))]
+    public async Task GetAsync_InvalidKey_ThrowsInvalidObjectException(string key)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync(key, CancellationToken.None));
+
+        Assert.Equal(key, error.ObjectKey);
+        Assert.False(error.IsTransient);
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidKeys))]
+    public async Task PutAsync_InvalidKey_ThrowsInvalidObjectExceptionAndWritesNothing(string key)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.PutAsync(key, Pattern(4, seed: 7), NoMetadata, CancellationToken.None));
+
+        Assert.Equal(key, error.ObjectKey);
+        await AssertNothingListedAsync(store);
+    }
+
+    [Fact]
+    public async Task GetAsync_ParentTraversal_SaysItEscapesTheRoot()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("a/../../etc/passwd", CancellationToken.None));
+
+        Assert.Equal("key escapes the store root", error.Reason);
+    }
+
+    [Fact]
+    public async Task GetAsync_MissingKey_ThrowsObjectNotFound()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("present.wav", Pattern(4, seed: 8), NoMetadata, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("absent/missing.wav", CancellationToken.None));
+
+        Assert.Equal("absent/missing.wav", error.ObjectKey);
+        Assert.Equal("object not found", error.Reason);
+        Assert.False(error.IsTransient);
+    }
+
+    [Fact]
+    public async Task GetAsync_CancelledToken_ThrowsOperationCanceled()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("c.wav", Pattern(4, seed: 9), NoMetadata, CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync("c.wav", new CancellationToken(canceled: true)));
+    }
+
+    [Fact]
+    public async Task ListAsync_MoreThanOnePageOfObjects_ReturnsEveryOne()
+    {
+        // 1,100 keys in one folder: more than S3's 1,000-key page, so the listing has to follow continuation tokens.
+        await using IObjectStore store = await CreateStoreAsync();
+        string[] keys = [.. Enumerable.Range(0, 1_100).Select(i => $"f{i:D5}.wav")];
+        await PutAllAsync(store, keys);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys, listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        Assert.All(listed, o => Assert.Equal(8, o.Size));
+    }
+
+    [Fact]
+    public async Task ListAsync_ManyNestedPrefixes_ReturnsEveryObjectOnce()
+    {
+        // Twelve class folders (listed in parallel by S3), one of them over a page long, nested ones and top-level ones.
+        await using IObjectStore store = await CreateStoreAsync();
+        var keys = new List<string> { "readme.txt", "z-last.wav" };
+        for (int c = 0; c < 12; c++)
+        {
+            keys.Add($"class{c:D2}/direct.wav");
+            keys.Add($"class{c:D2}/speaker/deeper/nested.wav");
+        }
+
+        keys.AddRange(Enumerable.Range(0, 1_010).Select(i => $"big/sub/{i:D4}.wav"));
+        await PutAllAsync(store, keys);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task ListAsync_ConsumerStopsEarly_StopsWithoutError()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await PutAllAsync(store, [.. Enumerable.Range(0, 30).Select(i => $"d{i % 3}/k{i:D2}.wav")]);
+
+        int seen = 0;
+        await foreach (StoredObject _ in store.ListAsync(CancellationToken.None))
+        {
+            if (++seen == 2)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(2, seen);
+        Assert.Equal(30, (await ListAllAsync(store)).Count);
+    }
+
+    [Fact]
+    public async Task ListAsync_CancelledToken_ThrowsOperationCanceled()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        await store.PutAsync("a/b.wav", Pattern(4, seed: 10), NoMetadata, CancellationToken.None);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (StoredObject _ in store.ListAsync(new CancellationToken(canceled: true)))
+            {
+            }
+        });
+    }
+
+    protected static byte[] Pattern(int length, int seed)
+    {
+        byte[] data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    protected static async Task<List<StoredObject>> ListAllAsync(IObjectStore store)
+    {
+        var listed = new List<StoredObject>();
+        await foreach (StoredObject stored in store.ListAsync(CancellationToken.None))
+        {
+            listed.Add(stored);
+        }
+
+        return listed;
+    }
+
+    protected static async Task PutAllAsync(IObjectStore store, IReadOnlyCollection<string> keys)
+    {
+        byte[] data = Encoding.ASCII.GetBytes("RIFFdata");
+        await Parallel.ForEachAsync(
+            keys,
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (key, token) => await store.PutAsync(key, data, NoMetadata, token));
+    }
+
+    private static async Task AssertNothingListedAsync(IObjectStore store) => Assert.Empty(await ListAllAsync(store));
+}

@@ -1,0 +1,361 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Amazon.S3;
+using Amazon.S3.Model;
+using PosCuda.Shared;
+using PosCuda.Shared.Storage;
+using PosCuda.Shared.Telemetry;
+using PosCuda.Testing.Storage;
+
+namespace PosCuda.Shared.Tests.Storage;
+
+public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture<MotoServer>
+{
+    private readonly MotoServer _moto;
+
+    public S3ObjectStoreTests(MotoServer moto) => _moto = moto;
+
+    protected override async Task<IObjectStore> CreateStoreAsync()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        return new S3ObjectStore($"s3://{bucket}/data/set", _moto.Options);
+    }
+
+    [Fact]
+    public async Task PutAsync_Metadata_RoundTripsAsUserMetadata()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/out", _moto.Options);
+        var metadata = new Dictionary<string, string> { ["poscuda-key-id"] = "k-2024", ["poscuda-key-version"] = "3" };
+
+        string? etag = await store.PutAsync("yes/a.wav", Pattern(100, seed: 1), metadata, CancellationToken.None);
+
+        using AmazonS3Client client = _moto.CreateClient();
+        GetObjectMetadataResponse head = await client.GetObjectMetadataAsync(bucket, "out/yes/a.wav");
+        Assert.Equal("k-2024", head.Metadata["poscuda-key-id"]);
+        Assert.Equal("3", head.Metadata["x-amz-meta-poscuda-key-version"]);
+        Assert.Equal(etag, head.ETag.Trim('"'));
+        Assert.DoesNotContain('"', etag!);
+    }
+
+    [Fact]
+    public async Task ListAsync_ObjectsOutsideThePrefix_AreNotListed()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        using AmazonS3Client client = _moto.CreateClient();
+        foreach (string key in new[] { "in/a.wav", "in/sub/b.wav", "in2/c.wav", "inx", "other/d.wav", "in/folder/" })
+        {
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, ContentBody = "x" });
+        }
+
+        await using var store = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(["a.wav", "sub/b.wav"], listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task ListAsync_WholeBucket_ListsEveryKey()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}", _moto.Options);
+        await PutAllAsync(store, ["top.wav", "a/b.wav", "a/c/d.wav"]);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(["a/b.wav", "a/c/d.wav", "top.wav"], listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(string.Empty, store.Prefix);
+    }
+
+    [Fact]
+    public async Task GetAsync_MissingBucket_ThrowsNonTransientPosCudaException()
+    {
+        await using var store = new S3ObjectStore("s3://no-such-bucket-poscuda/x", _moto.Options);
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("a.wav", CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+        Assert.Contains("no-such-bucket-poscuda", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:9000", false, true)]
+    [InlineData("http://localhost:9000", false, true)]
+    [InlineData("http://[::1]:9000", false, true)]
+    [InlineData("https://s3.example.com", false, false)]
+    [InlineData("https://s3.example.com", true, true)]
+    public void CreateConfig_Endpoint_ChoosesPathStyle(string endpoint, bool forced, bool expected)
+    {
+        AmazonS3Config config = S3ObjectStore.CreateConfig(new ObjectStoreOptions(endpoint, forced), static _ => null);
+
+        Assert.Equal(expected, config.ForcePathStyle);
+    }
+
+    [Fact]
+    public void CreateConfig_Always_TurnsOffSdkRetriesAndBoundsConnections()
+    {
+        AmazonS3Config config = S3ObjectStore.CreateConfig(new ObjectStoreOptions() { S3MaxConnections = 32 }, static _ => null);
+
+        Assert.Equal(0, config.MaxErrorRetry);
+        Assert.Equal(32, config.MaxConnectionsPerServer);
+        Assert.Equal("us-east-1", config.RegionEndpoint.SystemName);
+    }
+
+    [Fact]
+    public void CreateConfig_RegionFromEnvironment_IsUsed()
+    {
+        var environment = new Dictionary<string, string> { ["AWS_DEFAULT_REGION"] = "eu-west-3", ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1" };
+
+        AmazonS3Config config = S3ObjectStore.CreateConfig(new ObjectStoreOptions(), name => environment.GetValueOrDefault(name));
+
+        Assert.Equal("eu-west-3", config.AuthenticationRegion);
+        Assert.True(config.ForcePathStyle);
+    }
+
+    [Theory]
+    [InlineData("http://option", "http://s3-env", "http://env", "http://option")]
+    [InlineData(null, "http://s3-env", "http://env", "http://s3-env")]
+    [InlineData(null, null, "http://env", "http://env")]
+    [InlineData(null, "", "http://env", "http://env")]
+    [InlineData(null, null, null, null)]
+    public void ResolveEndpoint_Precedence_OptionThenS3EnvironmentThenGeneric(string? option, string? s3Env, string? env, string? expected)
+    {
+        var environment = new Dictionary<string, string?> { ["AWS_ENDPOINT_URL_S3"] = s3Env, ["AWS_ENDPOINT_URL"] = env };
+
+        Assert.Equal(expected, S3ObjectStore.ResolveEndpoint(new ObjectStoreOptions(option), name => environment.GetValueOrDefault(name)));
+    }
+
+    [Fact]
+    public void Constructor_LoopbackEndpoint_UsesPathStyle()
+    {
+        var store = new S3ObjectStore("s3://b/p", _moto.Options);
+
+        Assert.True(store.Config.ForcePathStyle);
+        Assert.Equal("p/", store.Prefix);
+    }
+
+    [Theory]
+    [InlineData(ProxyFault.SlowDown, "throttled")]
+    [InlineData(ProxyFault.InternalError, "server_error")]
+    [InlineData(ProxyFault.Disconnect, "network")]
+    public async Task GetAsync_TransientFaults_AreRetriedAndCounted(ProxyFault fault, string cause)
+    {
+        (string bucket, byte[] data) = await SeedAsync("g.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
+        using var retries = new RetryRecorder();
+        proxy.FailNext(2, fault);
+
+        ObjectContent content = await store.GetAsync("g.wav", CancellationToken.None);
+
+        Assert.Equal(data, content.Data);
+        Assert.Equal(3, proxy.RequestCount);
+        Assert.Equal([cause, cause], retries.Causes);
+    }
+
+    [Fact]
+    public async Task PutAsync_ThrottledTwice_SucceedsAndWritesOnce()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 3));
+        using var retries = new RetryRecorder();
+        byte[] data = Pattern(30_000, seed: 2);
+        proxy.FailNext(2, ProxyFault.SlowDown);
+
+        string? etag = await store.PutAsync("put.wav", data, NoMetadata, CancellationToken.None);
+
+        await using var direct = new S3ObjectStore($"s3://{bucket}/p", _moto.Options);
+        ObjectContent content = await direct.GetAsync("put.wav", CancellationToken.None);
+        Assert.Equal(data, content.Data);
+        Assert.Equal(etag, content.ETag);
+        Assert.Equal(["throttled", "throttled"], retries.Causes);
+    }
+
+    [Fact]
+    public async Task ListAsync_EveryThirdRequestFails_StillListsEverything()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var direct = new S3ObjectStore($"s3://{bucket}/p", _moto.Options);
+        string[] keys = [.. Enumerable.Range(0, 40).Select(i => $"c{i % 10}/k{i:D2}.wav")];
+        await PutAllAsync(direct, keys);
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 3));
+        using var retries = new RetryRecorder();
+        proxy.FailEvery(3, ProxyFault.InternalError);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(proxy.FaultCount, retries.Causes.Count);
+        Assert.True(proxy.FaultCount >= 3);
+        Assert.All(retries.Causes, c => Assert.Equal("server_error", c));
+    }
+
+    [Fact]
+    public async Task ListAsync_ManyPrefixes_ListsThemConcurrentlyWithinTheBound()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var direct = new S3ObjectStore($"s3://{bucket}/p", _moto.Options);
+        string[] keys = [.. Enumerable.Range(0, 24).Select(i => $"class{i % 12:D2}/k{i:D2}.wav")];
+        await PutAllAsync(direct, keys);
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(300) };
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 0));
+        proxy.FailEvery(1, ProxyFault.Delay);
+
+        List<StoredObject> listed = await ListAllAsync(store);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(13, proxy.RequestCount);
+        Assert.InRange(proxy.MaxConcurrentRequests, 2, 8);
+    }
+
+    [Fact]
+    public async Task GetAsync_SlowAnswer_IsRetriedAsTimeout()
+    {
+        (string bucket, byte[] data) = await SeedAsync("slow.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
+        ObjectStoreOptions options = FastRetries(proxy, maxRetries: 2) with { S3RequestTimeout = TimeSpan.FromMilliseconds(500) };
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", options);
+        using var retries = new RetryRecorder();
+        proxy.FailNext(1, ProxyFault.Delay);
+
+        ObjectContent content = await store.GetAsync("slow.wav", CancellationToken.None);
+
+        Assert.Equal(data, content.Data);
+        Assert.Equal(2, proxy.RequestCount);
+        Assert.Equal(["timeout"], retries.Causes);
+    }
+
+    [Fact]
+    public async Task GetAsync_AccessDenied_IsNotRetried()
+    {
+        (string bucket, _) = await SeedAsync("denied.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
+        using var retries = new RetryRecorder();
+        proxy.FailNext(1, ProxyFault.AccessDenied);
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("denied.wav", CancellationToken.None));
+
+        Assert.False(error.IsTransient);
+        Assert.Contains("AccessDenied", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, proxy.RequestCount);
+        Assert.Empty(retries.Causes);
+    }
+
+    [Fact]
+    public async Task GetAsync_MissingKey_IsNotRetried()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
+
+        await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("nope.wav", CancellationToken.None));
+
+        Assert.Equal(1, proxy.RequestCount);
+    }
+
+    [Fact]
+    public async Task GetAsync_RetriesExhausted_ThrowsTransientPosCudaException()
+    {
+        (string bucket, _) = await SeedAsync("exhaust.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 2));
+        using var retries = new RetryRecorder();
+        proxy.FailNext(10, ProxyFault.SlowDown);
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("exhaust.wav", CancellationToken.None));
+
+        Assert.True(error.IsTransient);
+        Assert.IsType<AmazonS3Exception>(error.InnerException);
+        Assert.Equal(3, proxy.RequestCount);
+        Assert.Equal(["throttled", "throttled"], retries.Causes);
+    }
+
+    [Fact]
+    public async Task GetAsync_NoRetriesConfigured_ThrowsTransientAfterOneRequest()
+    {
+        (string bucket, _) = await SeedAsync("once.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 0));
+        proxy.FailNext(1, ProxyFault.InternalError);
+
+        var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("once.wav", CancellationToken.None));
+
+        Assert.True(error.IsTransient);
+        Assert.Equal(1, proxy.RequestCount);
+    }
+
+    [Fact]
+    public async Task GetAsync_CancelledWhileWaiting_ThrowsOperationCanceledWithoutRetry()
+    {
+        (string bucket, _) = await SeedAsync("cancel.wav");
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(5) };
+        await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
+        using var retries = new RetryRecorder();
+        proxy.FailNext(1, ProxyFault.Delay);
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync("cancel.wav", cancellation.Token));
+
+        Assert.Empty(retries.Causes);
+        Assert.Equal(1, proxy.RequestCount);
+    }
+
+    private async Task<(string Bucket, byte[] Data)> SeedAsync(string key)
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        byte[] data = Pattern(12_345, seed: key.Length);
+        await using var direct = new S3ObjectStore($"s3://{bucket}/p", _moto.Options);
+        await direct.PutAsync(key, data, NoMetadata, CancellationToken.None);
+        return (bucket, data);
+    }
+
+    private static ObjectStoreOptions FastRetries(FaultInjectingProxy proxy, int maxRetries) =>
+        new(S3Endpoint: proxy.Endpoint.ToString(), MaxRetries: maxRetries)
+        {
+            RetryBaseDelay = TimeSpan.FromMilliseconds(5),
+            RetryMaxDelay = TimeSpan.FromMilliseconds(50),
+        };
+
+    /// <summary>Records every <see cref="PipelineTelemetry.StoreRetries"/> measurement while alive.</summary>
+    private sealed class RetryRecorder : IDisposable
+    {
+        private const string StoreRetriesName = "poscuda.store.retries";
+
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<string> _causes = new();
+
+        public RetryRecorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                // By name, not by reference: this may run inside PipelineTelemetry's static constructor, before the
+                // field holding the counter is assigned.
+                if (instrument.Meter.Name == PipelineTelemetry.Name && instrument.Name == StoreRetriesName)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (KeyValuePair<string, object?> tag in tags)
+                {
+                    if (tag.Key == S3ObjectStore.RetryCauseTag)
+                    {
+                        for (long i = 0; i < value; i++)
+                        {
+                            _causes.Enqueue((string)tag.Value!);
+                        }
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public IReadOnlyList<string> Causes => [.. _causes];
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
