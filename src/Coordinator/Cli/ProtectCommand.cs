@@ -94,7 +94,7 @@ public static class ProtectCommand
         Keyring keyring = Keyring.Load(request.KeyringPath);
         string statePath = request.StatePath ?? DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
-        using FileStream stateLock = LockState(statePath);
+        using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
 
         using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + Path.Combine(statePath, "ledger.db"));
@@ -181,8 +181,12 @@ public static class ProtectCommand
         }
 
         var coordinator = new CoordinatorLoop(ledger, stores, options.WorkerId, TimeSpan.FromSeconds(1), loggerFactory.CreateLogger("coordinator"));
+        JobSummary? completed = null;
+        coordinator.JobCompleted += s => completed = s.Job.JobId == jobId ? s : completed;
+        TimeSpan processed = clock.Elapsed;
         await coordinator.RunOnceAsync(cancellationToken).ConfigureAwait(false);
-        JobSummary summary = await JobSummary.ReadAsync(ledger, jobId, null, cancellationToken).ConfigureAwait(false);
+        JobSummary summary = completed ?? await JobSummary.ReadAsync(ledger, jobId, null, cancellationToken).ConfigureAwait(false);
+        await err.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Finished job {jobId} in {(clock.Elapsed - processed).TotalSeconds:F1} s (manifest {ManifestWriter.KeyFor(jobId)}).")).ConfigureAwait(false);
         if (summary.Job.State != JobState.Completed)
         {
             await err.WriteLineAsync($"Job {jobId} did not complete ({summary.Pending} objects pending).").ConfigureAwait(false);
@@ -208,9 +212,10 @@ public static class ProtectCommand
         IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err, CancellationToken cancellationToken)
     {
         var planner = new JobPlanner(ledger);
+        var clock = Stopwatch.StartNew();
         PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, cancellationToken).ConfigureAwait(false);
         await err.WriteLineAsync(
-            $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label.")
+            $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label ({clock.Elapsed.TotalSeconds:F1} s).")
             .ConfigureAwait(false);
         return plan.JobId;
     }
@@ -238,19 +243,6 @@ public static class ProtectCommand
 
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)))[..16];
         return Path.Combine(Directory.GetCurrentDirectory(), ".poscuda-state", hash);
-    }
-
-    private static FileStream LockState(string statePath)
-    {
-        string lockPath = Path.Combine(statePath, "lock");
-        try
-        {
-            return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new InvalidOperationException($"Another poscuda protect is using the state folder {statePath}.", e);
-        }
     }
 
     private static bool AnsiConsoleIsInteractive() => Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;

@@ -8,6 +8,10 @@ namespace PosCuda.Coordinator.Cli;
 /// <summary><c>poscuda status [JOB] --ledger URI</c>: per-class progress, rate, ETA, retries, dead letters and failures.</summary>
 public static class StatusCommand
 {
+    // The ledger counts objects finished in the last 60 s (JobStatus.ObjectsLastMinute).
+    private static readonly TimeSpan s_throughputWindow = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_minimumWindow = TimeSpan.FromSeconds(1);
+
     /// <summary>Builds the command.</summary>
     public static Command Create(CommonOptions common)
     {
@@ -17,6 +21,13 @@ public static class StatusCommand
         command.SetAction(async (result, ct) =>
         {
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
+
+            // Migrating would create an empty SQLite file at a mistyped path and list nothing: say so instead.
+            if (SqlitePath(ledger) is string path && !File.Exists(path))
+            {
+                throw new UsageException($"No SQLite ledger at {path} (poscuda protect keeps it in DST.poscuda-state/ledger.db).");
+            }
+
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
             Guid? jobId = result.GetValue(job);
             if (jobId is null)
@@ -55,10 +66,27 @@ public static class StatusCommand
     }
 
     /// <summary>The progress numbers of a job, derived from its status.</summary>
-    public sealed record Totals(long Objects, long Done, long Failed, long Dead, int Retries, double ObjectsPerSecond, double MegabytesPerSecond, TimeSpan? Eta);
+    /// <param name="Objects">Objects planned.</param>
+    /// <param name="Done">Objects protected.</param>
+    /// <param name="Failed">Objects failed as bad input.</param>
+    /// <param name="Dead">Objects in dead-lettered batches.</param>
+    /// <param name="Retries">Batch attempts beyond the first.</param>
+    /// <param name="ObjectsPerSecond">Objects finished per second over <paramref name="Window"/>.</param>
+    /// <param name="MegabytesPerSecond">Megabytes written per second over <paramref name="Window"/>.</param>
+    /// <param name="Eta">Time left at that rate; zero when finished, null when nothing moves.</param>
+    /// <param name="Window">The part of the last minute the job existed and ran (1 to 60 s) that the rates are over.</param>
+    public sealed record Totals(
+        long Objects, long Done, long Failed, long Dead, int Retries, double ObjectsPerSecond, double MegabytesPerSecond, TimeSpan? Eta, TimeSpan Window);
 
-    /// <summary>Totals a job's per-class status and its last-minute throughput.</summary>
-    public static Totals Summarise(JobStatus status)
+    /// <summary>Totals a job's per-class status and its last-minute throughput, as of now.</summary>
+    public static Totals Summarise(JobStatus status) => Summarise(status, DateTimeOffset.UtcNow);
+
+    /// <summary>Totals a job's per-class status and its last-minute throughput, as of <paramref name="now"/>.</summary>
+    /// <remarks>
+    /// The ledger counts what finished in the last 60 s; a job younger than that, or one that finished within it, only ran
+    /// for part of the minute, so the rate is over that part (a 3 s job of 3000 clips is 1000 objects/s, not 50).
+    /// </remarks>
+    public static Totals Summarise(JobStatus status, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(status);
         long objects = 0, done = 0, failed = 0, dead = 0;
@@ -72,18 +100,22 @@ public static class StatusCommand
             retries += c.Retries;
         }
 
-        double rate = status.ObjectsLastMinute / 60.0;
-        double mbps = status.BytesLastMinute / 60.0 / 1e6;
+        TimeSpan window = ThroughputWindow(status.Job, now);
+        double rate = status.ObjectsLastMinute / window.TotalSeconds;
+        double mbps = status.BytesLastMinute / window.TotalSeconds / 1e6;
         long left = objects - done - failed - dead;
         TimeSpan? eta = left == 0 ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds(left / rate) : null;
-        return new Totals(objects, done, failed, dead, retries, rate, mbps, eta);
+        return new Totals(objects, done, failed, dead, retries, rate, mbps, eta, window);
     }
 
-    /// <summary>The human-readable status.</summary>
-    public static string Format(JobStatus status)
+    /// <summary>The human-readable status, as of now.</summary>
+    public static string Format(JobStatus status) => Format(status, DateTimeOffset.UtcNow);
+
+    /// <summary>The human-readable status, as of <paramref name="now"/>.</summary>
+    public static string Format(JobStatus status, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(status);
-        Totals t = Summarise(status);
+        Totals t = Summarise(status, now);
         var text = new System.Text.StringBuilder();
         CultureInfo inv = CultureInfo.InvariantCulture;
         JobDefinition d = status.Job.Definition;
@@ -91,7 +123,8 @@ public static class StatusCommand
         text.AppendLine(inv, $"  {d.Source} -> {d.Destination}, labels {d.LabelRule}, {d.Parameters.Spec}, key {d.KeyId} v{d.KeyVersion}");
         double percent = t.Objects == 0 ? 100 : 100.0 * (t.Done + t.Failed + t.Dead) / t.Objects;
         text.AppendLine(inv, $"  {t.Done + t.Failed + t.Dead}/{t.Objects} objects ({percent:F1}%): {t.Done} protected, {t.Failed} failed, {t.Dead} dead");
-        text.AppendLine(inv, $"  throughput (last minute): {t.ObjectsPerSecond:F1} objects/s, {t.MegabytesPerSecond:F2} MB/s; ETA {(t.Eta is TimeSpan eta ? eta.ToString(@"hh\:mm\:ss", inv) : "unknown")}; retries {t.Retries}");
+        string window = t.Window >= s_throughputWindow ? "last minute" : string.Create(inv, $"last {t.Window.TotalSeconds:F0} s");
+        text.AppendLine(inv, $"  throughput ({window}): {t.ObjectsPerSecond:F1} objects/s, {t.MegabytesPerSecond:F2} MB/s; ETA {(t.Eta is TimeSpan eta ? eta.ToString(@"hh\:mm\:ss", inv) : "unknown")}; retries {t.Retries}");
         text.AppendLine(inv, $"  {"class",-16} {"objects",8} {"done",8} {"failed",7} {"dead",6} {"pending",8} {"leased",7} {"retries",8}");
         foreach (ClassStatus c in status.Classes)
         {
@@ -104,6 +137,29 @@ public static class StatusCommand
         }
 
         return text.ToString();
+    }
+
+    // The window the ledger's last-minute counts cover, cut to the part of it the job existed and was not finished.
+    private static TimeSpan ThroughputWindow(JobRecord job, DateTimeOffset now)
+    {
+        DateTimeOffset start = now - s_throughputWindow;
+        if (job.CreatedAt > start)
+        {
+            start = job.CreatedAt;
+        }
+
+        DateTimeOffset end = job.FinishedAt is DateTimeOffset finished && finished < now ? finished : now;
+        TimeSpan window = end - start;
+
+        // At least a second: keeps the rate sane for a job that ran an instant, or a ledger clock a little ahead of ours.
+        return window < s_minimumWindow ? s_minimumWindow : window > s_throughputWindow ? s_throughputWindow : window;
+    }
+
+    private static string? SqlitePath(IWorkLedger ledger)
+    {
+        const string Prefix = "sqlite:";
+        string where = ledger.Describe();
+        return where.StartsWith(Prefix, StringComparison.Ordinal) ? where[Prefix.Length..] : null;
     }
 
     private static void WriteJson(Utf8JsonWriter json, JobStatus status)
@@ -121,6 +177,7 @@ public static class StatusCommand
         json.WriteNumber("retries", t.Retries);
         json.WriteNumber("objectsPerSecond", Math.Round(t.ObjectsPerSecond, 3));
         json.WriteNumber("megabytesPerSecond", Math.Round(t.MegabytesPerSecond, 3));
+        json.WriteNumber("throughputWindowSeconds", Math.Round(t.Window.TotalSeconds, 1));
         if (t.Eta is TimeSpan eta)
         {
             json.WriteNumber("etaSeconds", Math.Round(eta.TotalSeconds, 1));
