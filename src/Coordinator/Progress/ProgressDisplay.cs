@@ -17,7 +17,6 @@ public sealed class ProgressDisplay : IWorkObserver
     private long _done;
     private long _failed;
     private long _bytes;
-    private long _retried;
 
     /// <param name="total">Objects the job protects in all.</param>
     /// <param name="alreadyDone">Objects finished by an earlier run (when resuming).</param>
@@ -47,9 +46,6 @@ public sealed class ProgressDisplay : IWorkObserver
             Interlocked.Increment(ref _failed);
         }
     }
-
-    /// <inheritdoc/>
-    public void BatchAbandoned(BatchLease lease, string reason) => Interlocked.Add(ref _retried, lease.Objects.Count);
 
     /// <summary>Shows progress until <paramref name="work"/> ends.</summary>
     public async Task RunAsync(Task work, bool interactive)

@@ -16,9 +16,4 @@ public sealed class NullWorkObserver : IWorkObserver
     public void ObjectCompleted(ObjectResult result)
     {
     }
-
-    /// <inheritdoc/>
-    public void BatchAbandoned(BatchLease lease, string reason)
-    {
-    }
 }
