@@ -38,7 +38,7 @@ public sealed class CommonOptions
 
     public Option<string?> Ledger { get; } = new("--ledger")
     {
-        Description = "The work ledger: postgres://user:password@host:port/db or an Npgsql connection string (default: POSCUDA_LEDGER).",
+        Description = "The work ledger: postgres://user:password@host:port/db, an Npgsql connection string, or sqlite:PATH (a protect state folder's ledger.db) (default: POSCUDA_LEDGER).",
     };
 
     /// <summary>Adds the protection-parameter options to <paramref name="command"/>.</summary>

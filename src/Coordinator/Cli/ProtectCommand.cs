@@ -110,7 +110,8 @@ public static class ProtectCommand
         {
             jobId = resumed;
             int reset = await ledger.ResetLeasesAsync(jobId, cancellationToken).ConfigureAwait(false);
-            await err.WriteLineAsync($"Resuming job {jobId} from {statePath} ({reset} interrupted batches back in play).").ConfigureAwait(false);
+            int stale = stores.Get(destination) is FileObjectStore folder ? folder.DeleteTempFiles() : 0;
+            await err.WriteLineAsync($"Resuming job {jobId} from {statePath} ({reset} interrupted batches back in play, {stale} unfinished writes removed).").ConfigureAwait(false);
             JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (record?.State == JobState.Planning)
             {

@@ -155,6 +155,30 @@ public sealed class FileObjectStore : IObjectStore
         }
     }
 
+    /// <summary>Deletes temporary files left by writers that died between writing and renaming.</summary>
+    /// <remarks>Call it only while no other process writes into this folder (the single-machine tool holds its state lock).</remarks>
+    /// <returns>The number of files deleted.</returns>
+    public int DeleteTempFiles()
+    {
+        if (!Directory.Exists(RootPath))
+        {
+            return 0;
+        }
+
+        int deleted = 0;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (string path in Directory.EnumerateFiles(RootPath, "*" + TempFileMarker + "*", options))
+        {
+            if (IsTempFileName(Path.GetFileName(path.AsSpan())))
+            {
+                TryDelete(path);
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

@@ -65,6 +65,20 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task DeleteTempFiles_LeftByDeadWriters_RemovesOnlyThem()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        await store.PutAsync("d/e/real.wav", Pattern(5, seed: 3), NoMetadata, CancellationToken.None);
+        File.WriteAllBytes(Path.Combine(store.RootPath, "d", "e", ".real.wav.poscuda-tmp-0123456789abcdef"), [1, 2]);
+        File.WriteAllBytes(Path.Combine(store.RootPath, "d", ".other.wav.poscuda-tmp-fedcba9876543210"), [3]);
+
+        int deleted = store.DeleteTempFiles();
+
+        Assert.Equal(2, deleted);
+        Assert.Equal([Path.Combine(store.RootPath, "d", "e", "real.wav")], Directory.GetFiles(store.RootPath, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
     public async Task PutAsync_FolderInTheWay_FailsAndLeavesNoPartialOrTempFile()
     {
         await using FileObjectStore store = CreateFileStore();
