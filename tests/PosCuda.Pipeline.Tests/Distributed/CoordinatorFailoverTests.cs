@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using PosCuda.Coordinator.Cli;
+using PosCuda.Coordinator.Maintenance;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Storage;
+using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Storage;
+
+namespace PosCuda.Pipeline.Tests.Distributed;
+
+[Collection(PostgresServer.CollectionName)]
+public sealed class CoordinatorFailoverTests
+{
+    private readonly PostgresServer _postgres;
+    private readonly DistributedFixture _fixture;
+
+    public CoordinatorFailoverTests(PostgresServer postgres, DistributedFixture fixture)
+    {
+        _postgres = postgres;
+        _fixture = fixture;
+    }
+
+    [Fact]
+    public async Task Coordinator_KilledAndRestarted_JobCompletesWithManifest()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
+        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(25) };
+        slow.FailEvery(1, ProxyFault.Delay);
+        PoscudaProcess first = job.StartCoordinator("coordinator-1");
+        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 2);
+        await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 20, TimeSpan.FromSeconds(30), "the worker to make progress");
+
+        await first.KillAsync();
+
+        // The worker finishes every batch, but with no coordinator nobody completes the job.
+        JobStatus drained = await job.WaitForAsync(s => StatusCommand.Summarise(s).Done == 100, TimeSpan.FromSeconds(60), "every object to be done");
+        Assert.Equal(JobState.Running, drained.Job.State);
+        Assert.Empty(await job.ManifestKeysAsync());
+
+        // A restarted coordinator (a new holder) takes over once the dead one's leader lease runs out.
+        job.StartCoordinator("coordinator-2");
+        JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(worker.HasExited, worker.Output());
+        Assert.Equal(100, StatusCommand.Summarise(status).Done);
+        Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
+        using System.Text.Json.JsonDocument manifest = await job.ReadManifestAsync();
+        Assert.Equal("completed", manifest.RootElement.GetProperty("state").GetString());
+        Assert.Equal(100, manifest.RootElement.GetProperty("totals").GetProperty("protected").GetInt64());
+    }
+
+    [Fact]
+    public async Task Coordinators_TwoOnOneLedger_ExactlyOneActsAndOneManifest()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
+        await using IWorkLedger ledgerA = WorkLedger.Open(job.LedgerLocation);
+        await using IWorkLedger ledgerB = WorkLedger.Open(job.LedgerLocation);
+        await using var stores = new ObjectStoreCache(_fixture.Moto.Options);
+        var a = new CoordinatorLoop(ledgerA, stores, "coordinator-a", TimeSpan.FromMilliseconds(200));
+        var b = new CoordinatorLoop(ledgerB, stores, "coordinator-b", TimeSpan.FromMilliseconds(200));
+        int completedByA = 0;
+        int completedByB = 0;
+        a.JobCompleted += _ => Interlocked.Increment(ref completedByA);
+        b.JobCompleted += _ => Interlocked.Increment(ref completedByB);
+
+        var passes = new List<(bool A, bool B)>();
+        for (int i = 0; i < 3; i++)
+        {
+            passes.Add((await a.RunOnceAsync(CancellationToken.None), await b.RunOnceAsync(CancellationToken.None)));
+        }
+
+        using var stop = new CancellationTokenSource();
+        Task runA = a.RunAsync(stop.Token);
+        Task runB = b.RunAsync(stop.Token);
+        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await job.WaitCompletedAsync(TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => Volatile.Read(ref completedByA) + Volatile.Read(ref completedByB) > 0, TimeSpan.FromSeconds(10), "JobCompleted");
+        await stop.CancelAsync();
+        await Task.WhenAll(runA, runB);
+
+        Assert.All(passes, p => Assert.Equal((true, false), p));
+        Assert.Equal((1, 0), (completedByA, completedByB));
+        Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
+
+        // With A gone, B acts once A's leader lease (5 s) has run out; then A stands by.
+        var clock = Stopwatch.StartNew();
+        await Poll.UntilAsync(() => b.RunOnceAsync(CancellationToken.None), static leader => leader, TimeSpan.FromSeconds(20), "B to take over");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
+        Assert.False(await a.RunOnceAsync(CancellationToken.None));
+        Assert.Equal((1, 0), (completedByA, completedByB));
+    }
+}

@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text.Json;
+using Amazon.S3.Model;
+using PosCuda.Coordinator.Cli;
+using PosCuda.Coordinator.Reports;
+using PosCuda.Shared.Ledger;
+using PosCuda.Testing.Postgres;
+
+namespace PosCuda.Pipeline.Tests.Distributed;
+
+/// <summary>A job submitted with <c>poscuda submit</c> to its own PostgreSQL database, over a fresh bucket, with the processes that work on it.</summary>
+/// <remarks>Sources live under <c>raw/</c>, outputs under <c>protected/</c>. Disposing kills every process it started.</remarks>
+public sealed class DistributedJob : IAsyncDisposable
+{
+    /// <summary>The lease every worker takes: short, so crashed workers' batches come back quickly.</summary>
+    public const string LeaseSeconds = "2";
+
+    private readonly List<PoscudaProcess> _processes = [];
+    private JobStatus? _lastStatus;
+
+    private DistributedJob(DistributedFixture fixture, string ledgerLocation, IWorkLedger ledger, Guid jobId, string bucket, IReadOnlyDictionary<string, SampleClip> clips)
+    {
+        Fixture = fixture;
+        LedgerLocation = ledgerLocation;
+        Ledger = ledger;
+        JobId = jobId;
+        Bucket = bucket;
+        Clips = clips;
+    }
+
+    /// <summary>The shared fixture.</summary>
+    public DistributedFixture Fixture { get; }
+
+    /// <summary>The ledger's connection string.</summary>
+    public string LedgerLocation { get; }
+
+    /// <summary>The test's own handle on the ledger.</summary>
+    public IWorkLedger Ledger { get; }
+
+    /// <summary>The job.</summary>
+    public Guid JobId { get; }
+
+    /// <summary>The bucket holding sources and outputs.</summary>
+    public string Bucket { get; }
+
+    /// <summary>The source clips by key.</summary>
+    public IReadOnlyDictionary<string, SampleClip> Clips { get; }
+
+    /// <summary>The job's source location.</summary>
+    public string Source => $"s3://{Bucket}/raw";
+
+    /// <summary>The job's destination location.</summary>
+    public string Destination => $"s3://{Bucket}/protected";
+
+    /// <summary>Uploads a corpus, creates a database and submits a job over them with <c>poscuda submit</c> (in-process).</summary>
+    public static async Task<DistributedJob> SubmitAsync(
+        DistributedFixture fixture, PostgresServer postgres, int copies = 1, int batchSize = 5, int maxAttempts = 5, IReadOnlySet<string>? archived = null)
+    {
+        ArgumentNullException.ThrowIfNull(fixture);
+        ArgumentNullException.ThrowIfNull(postgres);
+        string ledgerLocation = await postgres.CreateDatabaseAsync();
+        (string bucket, IReadOnlyDictionary<string, SampleClip> clips) = await fixture.UploadCorpusAsync(copies, archived);
+        int code = await PoscudaCli.RunAsync(
+        [
+            "submit", $"s3://{bucket}/raw", $"s3://{bucket}/protected", "--ledger", ledgerLocation, "--keyring", fixture.KeyringPath,
+            "--labels", DistributedFixture.Labels, "--batch-size", Text(batchSize), "--max-attempts", Text(maxAttempts),
+            "--s3-endpoint", fixture.Moto.Endpoint.ToString(),
+        ]);
+        Assert.Equal(ExitCodes.Success, code);
+        IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
+        JobRecord job = Assert.Single(await ledger.ListJobsAsync(CancellationToken.None));
+        Assert.Equal(JobState.Running, job.State);
+        Assert.Equal(fixture.Keyring.Active, job.Definition.KeyVersion);
+        return new DistributedJob(fixture, ledgerLocation, ledger, job.JobId, bucket, clips);
+    }
+
+    /// <summary>Starts a <c>poscuda-worker</c> process on this job with a 2 s lease.</summary>
+    /// <param name="name">Its worker id.</param>
+    /// <param name="endpoint">Its S3 endpoint (a proxy, or moto when null).</param>
+    /// <param name="concurrency">Objects in flight.</param>
+    /// <param name="extra">More options.</param>
+    public PoscudaProcess StartWorker(string name, Uri? endpoint = null, int concurrency = 2, params string[] extra)
+    {
+        PoscudaProcess worker = PoscudaProcess.StartWorker(
+            name,
+            [
+                "--ledger", LedgerLocation, "--keyring", Fixture.KeyringPath, "--job", JobId.ToString("D"), "--worker-id", name,
+                "--lease-seconds", LeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
+                "--s3-endpoint", (endpoint ?? Fixture.Moto.Endpoint).ToString(), .. extra,
+            ]);
+        _processes.Add(worker);
+        return worker;
+    }
+
+    /// <summary>Starts a <c>poscuda coordinator</c> process passing every half second.</summary>
+    public PoscudaProcess StartCoordinator(string name)
+    {
+        PoscudaProcess coordinator = PoscudaProcess.StartPoscuda(
+            name,
+            ["coordinator", "--ledger", LedgerLocation, "--interval", "0.5", "--id", name, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]);
+        _processes.Add(coordinator);
+        return coordinator;
+    }
+
+    /// <summary>The job's status now.</summary>
+    public async Task<JobStatus> StatusAsync()
+    {
+        JobStatus status = await Ledger.GetJobStatusAsync(JobId, CancellationToken.None) ?? throw new InvalidOperationException("the job vanished");
+        _lastStatus = status;
+        return status;
+    }
+
+    /// <summary>Polls the job's status until <paramref name="done"/> holds.</summary>
+    public Task<JobStatus> WaitForAsync(Func<JobStatus, bool> done, TimeSpan timeout, string what)
+        => Poll.UntilAsync(StatusAsync, done, timeout, what, Diagnostics);
+
+    /// <summary>Polls until the job is completed and its manifest is in the destination.</summary>
+    /// <remarks>The coordinator marks the job completed first and writes the manifest right after.</remarks>
+    public async Task<JobStatus> WaitCompletedAsync(TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        JobStatus status = await WaitForAsync(s => s.Job.State == JobState.Completed, timeout, "the job to complete");
+        TimeSpan left = deadline - DateTime.UtcNow;
+        await Poll.UntilAsync(ManifestKeysAsync, keys => keys.Count > 0, left > TimeSpan.FromSeconds(10) ? left : TimeSpan.FromSeconds(10), "the manifest", Diagnostics);
+        return status;
+    }
+
+    /// <summary>Every object of the job with its result.</summary>
+    public async Task<IReadOnlyList<ObjectRecord>> ReadObjectsAsync()
+    {
+        var records = new List<ObjectRecord>();
+        await foreach (ObjectRecord record in Ledger.ReadObjectsAsync(JobId, CancellationToken.None))
+        {
+            records.Add(record);
+        }
+
+        return records;
+    }
+
+    /// <summary>The keys of the destination's manifests.</summary>
+    public Task<IReadOnlyList<string>> ManifestKeysAsync() => Fixture.ListKeysAsync(Bucket, "protected/.poscuda/manifests/");
+
+    /// <summary>The key of this job's manifest in the bucket.</summary>
+    public string ManifestKey => "protected/" + ManifestWriter.KeyFor(JobId);
+
+    /// <summary>Reads this job's manifest from the destination.</summary>
+    public async Task<JsonDocument> ReadManifestAsync() => JsonDocument.Parse(await Fixture.GetBytesAsync(Bucket, ManifestKey));
+
+    /// <summary>Asserts that every clip's output under <paramref name="prefix"/> holds exactly what poscuda-v1 makes of it and nothing else is there.</summary>
+    public async Task AssertOutputsAsync(string prefix = "protected/")
+    {
+        IReadOnlyList<string> keys = await Fixture.ListKeysAsync(Bucket, prefix);
+        Assert.Equal(Clips.Keys.Order(StringComparer.Ordinal), keys.Where(k => !k.StartsWith(".poscuda/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        await Parallel.ForEachAsync(Clips.Values, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (clip, _) =>
+        {
+            byte[] output = await Fixture.GetBytesAsync(Bucket, prefix + clip.Key);
+            Assert.True(Fixture.Expected(clip).AsSpan().SequenceEqual(output), $"{prefix}{clip.Key} differs from what poscuda-v1 makes of it");
+        });
+    }
+
+    /// <summary>Asserts the user metadata of every output (read with GetObjectMetadata).</summary>
+    public async Task AssertMetadataAsync()
+    {
+        await Parallel.ForEachAsync(Clips.Values, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (clip, ct) =>
+        {
+            GetObjectMetadataResponse head = await Fixture.Client.GetObjectMetadataAsync(Bucket, "protected/" + clip.Key, ct);
+            Assert.Equal("poscuda-v1", head.Metadata["poscuda-spec"]);
+            Assert.Equal(Fixture.Keyring.KeyId, head.Metadata["poscuda-key-id"]);
+            Assert.Equal(Text(Fixture.Keyring.Active), head.Metadata["poscuda-key-version"]);
+            Assert.Equal(JobId.ToString("D"), head.Metadata["poscuda-job"]);
+            Assert.Equal(clip.ETag, head.Metadata["poscuda-source-etag"]);
+        });
+    }
+
+    /// <summary>Every process's last output and the last status seen, for failure messages.</summary>
+    public string Diagnostics()
+    {
+        string status = _lastStatus is null ? "no status yet" : StatusCommand.Format(_lastStatus);
+        return status + Environment.NewLine + string.Join(Environment.NewLine, _processes.Select(p => p.Output()));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        foreach (PoscudaProcess process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        await Ledger.DisposeAsync();
+    }
+
+    /// <summary>Formats a number for the command line.</summary>
+    public static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using PosCuda.Coordinator.Cli;
+using PosCuda.Shared.Ledger;
+using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Storage;
+
+namespace PosCuda.Pipeline.Tests.Distributed;
+
+[Collection(PostgresServer.CollectionName)]
+public sealed class DistributedJobTests
+{
+    private readonly PostgresServer _postgres;
+    private readonly DistributedFixture _fixture;
+
+    public DistributedJobTests(PostgresServer postgres, DistributedFixture fixture)
+    {
+        _postgres = postgres;
+        _fixture = fixture;
+    }
+
+    [Fact]
+    public async Task Run_ThreeWorkersOneKilledMidRun_CompletesWithSpecOutputsMetadataAndManifest()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(1) };
+        slow.FailEvery(1, ProxyFault.Delay); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
+        job.StartCoordinator("coordinator");
+        PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
+        await job.WaitForAsync(s => s.Classes.Sum(c => c.LeasedBatches) == 1, TimeSpan.FromSeconds(30), "the victim to claim a batch");
+        job.StartWorker("worker-1");
+        job.StartWorker("worker-2");
+        JobStatus midRun = await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(30), "the other workers to make progress");
+
+        Assert.False(victim.HasExited, victim.Output());
+        Assert.True(slow.RequestCount >= 1, "the victim has not touched its batch yet");
+        await victim.KillAsync();
+
+        JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
+        StatusCommand.Totals totals = StatusCommand.Summarise(status);
+        Assert.InRange(StatusCommand.Summarise(midRun).Done, 30, 95);
+        Assert.Equal(100, totals.Objects);
+        Assert.Equal(100, totals.Done);
+        Assert.Equal(0, totals.Failed + totals.Dead);
+        Assert.True(totals.Retries >= 1, "the victim's batch was never claimed again: " + job.Diagnostics());
+        Assert.Equal(10, status.Classes.Count);
+        Assert.All(status.Classes, c => Assert.Equal((10, 2, 0), (c.Done, c.DoneBatches, c.LeasedBatches + c.PendingBatches)));
+
+        IReadOnlyList<ObjectRecord> records = await job.ReadObjectsAsync();
+        Assert.Equal(100, records.Count);
+        Assert.All(records, r => Assert.Equal((ObjectOutcome.Done, _fixture.Keyring.Active), (r.Outcome, r.KeyVersion)));
+        Assert.All(records, r => Assert.Equal(job.Clips[r.Key].ETag, r.SourceETag));
+        Assert.Equal(2, _fixture.Keyring.Active); // The keyring was rotated: version 1 would be wrong.
+
+        await job.AssertOutputsAsync();
+        await job.AssertMetadataAsync();
+        Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
+        using JsonDocument manifest = await job.ReadManifestAsync();
+        Assert.Equal(job.JobId.ToString("D"), manifest.RootElement.GetProperty("jobId").GetString());
+        Assert.Equal(100, manifest.RootElement.GetProperty("objects").GetArrayLength());
+        Assert.Equal(100, manifest.RootElement.GetProperty("totals").GetProperty("protected").GetInt64());
+    }
+
+    [Fact]
+    public async Task Protect_SameCorpusWithEmbeddedLedger_OutputsIdenticalToDistributedRun()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
+        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(ExitCodes.Success, await PoscudaCli.RunAsync(["coordinator", "--once", "--ledger", job.LedgerLocation, "--s3-endpoint", _fixture.Moto.Endpoint.ToString()]));
+        Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);
+
+        string state = _fixture.Scratch[$"state-{Guid.NewGuid():N}"];
+        int code = await PoscudaCli.RunAsync(
+        [
+            "protect", job.Source, $"s3://{job.Bucket}/local", "--keyring", _fixture.KeyringPath, "--labels", DistributedFixture.Labels,
+            "--s3-endpoint", _fixture.Moto.Endpoint.ToString(), "--state", state, "--quiet",
+        ]);
+
+        Assert.Equal(ExitCodes.Success, code);
+        await job.AssertOutputsAsync("local/");
+        foreach (string key in job.Clips.Keys)
+        {
+            byte[] distributed = await _fixture.GetBytesAsync(job.Bucket, "protected/" + key);
+            byte[] local = await _fixture.GetBytesAsync(job.Bucket, "local/" + key);
+            Assert.True(distributed.AsSpan().SequenceEqual(local), key);
+        }
+
+        Assert.Single(await _fixture.ListKeysAsync(job.Bucket, "local/.poscuda/manifests/"));
+    }
+}

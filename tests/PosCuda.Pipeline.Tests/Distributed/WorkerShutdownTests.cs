@@ -1,0 +1,64 @@
+using PosCuda.Coordinator.Cli;
+using PosCuda.Shared.Ledger;
+using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Storage;
+
+namespace PosCuda.Pipeline.Tests.Distributed;
+
+[Collection(PostgresServer.CollectionName)]
+public sealed class WorkerShutdownTests
+{
+    private readonly PostgresServer _postgres;
+    private readonly DistributedFixture _fixture;
+
+    public WorkerShutdownTests(PostgresServer postgres, DistributedFixture fixture)
+    {
+        _postgres = postgres;
+        _fixture = fixture;
+    }
+
+    [Fact]
+    public async Task Worker_Sigterm_FinishesBatchInHandStopsClaimingExitsZero()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(250) };
+        slow.FailEvery(1, ProxyFault.Delay);
+        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
+        await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
+        JobStatus before = await job.StatusAsync();
+
+        await worker.TerminateAsync();
+        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
+
+        JobStatus after = await job.StatusAsync();
+        Assert.Equal(0, code);
+        Assert.Equal((0L, 1), (StatusCommand.Summarise(before).Done, before.Classes.Sum(c => c.LeasedBatches)));
+        Assert.Equal(5, StatusCommand.Summarise(after).Done); // The batch in hand was finished and completed...
+        Assert.Equal((1, 0, 19), (after.Classes.Sum(c => c.DoneBatches), after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
+        Assert.Equal(10, slow.RequestCount); // ...and nothing more was claimed: 5 GETs and 5 PUTs in all.
+        Assert.Equal(0, StatusCommand.Summarise(after).Retries);
+        Assert.Contains("no more claims", worker.Output(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Worker_SecondSigterm_GivesBatchBackAtOnceWithoutCountingTheAttempt()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(2) };
+        slow.FailEvery(1, ProxyFault.Delay); // A batch would take 20 s.
+        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
+        await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
+
+        await worker.TerminateAsync();
+        await Poll.UntilAsync(() => worker.Output().Contains("no more claims", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the first signal to land", worker.Output);
+        await worker.TerminateAsync();
+        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
+
+        JobStatus after = await job.StatusAsync();
+        Assert.Equal(0, code);
+        Assert.Equal(0, StatusCommand.Summarise(after).Done);
+        Assert.Equal((0, 20), (after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
+        Assert.Equal(0, StatusCommand.Summarise(after).Retries); // A voluntary release does not count towards dead-lettering.
+        Assert.True(slow.RequestCount <= 2, $"{slow.RequestCount} requests: the worker went on after the second signal");
+    }
+}
