@@ -216,7 +216,7 @@ public static class ProtectCommand
         var clock = Stopwatch.StartNew();
         PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, cancellationToken).ConfigureAwait(false);
         await err.WriteLineAsync(
-            $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label ({clock.Elapsed.TotalSeconds:F1} s).")
+            string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
         return plan.JobId;
     }

@@ -36,7 +36,7 @@ public static class SubmitCommand
             PlanSummary plan = await new JobPlanner(ledger).PlanAsync(definition, stores.Get(src), labels, result.GetValue(common.BatchSize), ct)
                 .ConfigureAwait(false);
             await Console.Error.WriteLineAsync(
-                $"Planned job {plan.JobId}: {plan.Planned} objects in {plan.Classes} classes ({plan.Batches} batches), {plan.Skipped} skipped, {plan.Failed} without a label.")
+                plan.Describe() + ".")
                 .ConfigureAwait(false);
             Console.Out.WriteLine(plan.JobId.ToString("D"));
             return ExitCodes.Success;

@@ -7,4 +7,9 @@ namespace PosCuda.Coordinator.Planning;
 /// <param name="Batches">Batches created.</param>
 /// <param name="Skipped">Objects that are not audio (kept out of the job).</param>
 /// <param name="Failed">Objects that cannot be protected (no label, unsafe key).</param>
-public sealed record PlanSummary(Guid JobId, long Planned, int Classes, long Batches, long Skipped, long Failed);
+public sealed record PlanSummary(Guid JobId, long Planned, int Classes, long Batches, long Skipped, long Failed)
+{
+    /// <summary>One line for people: what was planned.</summary>
+    public string Describe()
+        => $"Planned job {JobId}: {Planned} objects in {Classes} classes ({Batches} batches), {Skipped} skipped, {Failed} without a label";
+}
