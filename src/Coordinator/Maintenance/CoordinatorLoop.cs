@@ -56,7 +56,8 @@ public sealed class CoordinatorLoop
 
         foreach (Guid jobId in await _ledger.CompleteFinishedJobsAsync(cancellationToken).ConfigureAwait(false))
         {
-            await WriteManifestAsync(jobId, cancellationToken).ConfigureAwait(false);
+            // The ledger now says completed, so no later pass returns this job: finish its manifest even when asked to stop.
+            await WriteManifestAsync(jobId, CancellationToken.None).ConfigureAwait(false);
         }
 
         await RefreshGaugesAsync(cancellationToken).ConfigureAwait(false);

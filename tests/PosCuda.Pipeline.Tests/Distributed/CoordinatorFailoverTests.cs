@@ -50,6 +50,29 @@ public sealed class CoordinatorFailoverTests
     }
 
     [Fact]
+    public async Task Coordinator_StoppedWhileWritingManifest_StillWritesIt()
+    {
+        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
+        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
+        slow.FailEvery(1, ProxyFault.Delay); // The manifest PUT takes 3 s.
+        await using IWorkLedger ledger = WorkLedger.Open(job.LedgerLocation);
+        await using var stores = new ObjectStoreCache(new ObjectStoreOptions(slow.Endpoint.ToString()));
+        var coordinator = new CoordinatorLoop(ledger, stores, "coordinator", TimeSpan.FromMilliseconds(500));
+
+        // SIGTERM lands while the manifest is on its way: the job is already completed in the ledger, so no later pass would write it.
+        using var stop = new CancellationTokenSource();
+        Task run = coordinator.RunAsync(stop.Token);
+        await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the manifest PUT to start");
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);
+        Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
+    }
+
+    [Fact]
     public async Task Coordinators_TwoOnOneLedger_ExactlyOneActsAndOneManifest()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
