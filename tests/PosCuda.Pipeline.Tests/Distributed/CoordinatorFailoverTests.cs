@@ -5,6 +5,7 @@ using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -13,11 +14,13 @@ public sealed class CoordinatorFailoverTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public CoordinatorFailoverTests(PostgresServer postgres, DistributedFixture fixture)
+    public CoordinatorFailoverTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -109,6 +112,7 @@ public sealed class CoordinatorFailoverTests
         // With A gone, B acts once A's leader lease (5 s) has run out; then A stands by.
         var clock = Stopwatch.StartNew();
         await Poll.UntilAsync(() => b.RunOnceAsync(CancellationToken.None), static leader => leader, TimeSpan.FromSeconds(20), "B to take over");
+        _output.WriteLine($"passes (A, B): {string.Join(", ", passes)}; B took over {clock.Elapsed.TotalSeconds:F1} s after A stopped");
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
         Assert.False(await a.RunOnceAsync(CancellationToken.None));
         Assert.Equal((1, 0), (completedByA, completedByB));

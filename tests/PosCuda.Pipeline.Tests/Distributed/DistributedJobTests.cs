@@ -3,6 +3,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -11,11 +12,13 @@ public sealed class DistributedJobTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public DistributedJobTests(PostgresServer postgres, DistributedFixture fixture)
+    public DistributedJobTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -37,6 +40,7 @@ public sealed class DistributedJobTests
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
+        _output.WriteLine($"killed the victim at {StatusCommand.Summarise(midRun).Done}/100 done after {slow.RequestCount} of its requests; retries {totals.Retries}");
         Assert.InRange(StatusCommand.Summarise(midRun).Done, 30, 95);
         Assert.Equal(100, totals.Objects);
         Assert.Equal(100, totals.Done);

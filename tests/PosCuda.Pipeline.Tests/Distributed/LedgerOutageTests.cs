@@ -2,6 +2,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -10,11 +11,13 @@ public sealed class LedgerOutageTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public LedgerOutageTests(PostgresServer postgres, DistributedFixture fixture)
+    public LedgerOutageTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -30,6 +33,7 @@ public sealed class LedgerOutageTests
         await _postgres.RestartAsync();
         JobStatus afterRestart = await Poll.UntilAsync(job.StatusAsync, static _ => true, TimeSpan.FromSeconds(30), "the ledger to answer again");
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(90));
+        _output.WriteLine($"restarted at >= 40/300 done; {StatusCommand.Summarise(afterRestart).Done}/300 done when it answered again; retries {StatusCommand.Summarise(status).Retries}");
 
         Assert.InRange(StatusCommand.Summarise(afterRestart).Done, 40, 299); // The server came back mid-job.
         Assert.All(workers.Append(coordinator), p => Assert.False(p.HasExited, p.Output())); // Nobody crashed on the outage.

@@ -2,6 +2,7 @@ using System.Text.Json;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -10,11 +11,13 @@ public sealed class PoisonBatchTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public PoisonBatchTests(PostgresServer postgres, DistributedFixture fixture)
+    public PoisonBatchTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -29,6 +32,7 @@ public sealed class PoisonBatchTests
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
+        _output.WriteLine(StatusCommand.Format(status));
         ClassStatus poisoned = Assert.Single(status.Classes, c => c.Label == "7");
         Assert.Equal((10L, 0L, 10L, 2, 0, 2), (poisoned.Objects, poisoned.Done, poisoned.Dead, poisoned.DeadBatches, poisoned.DoneBatches, poisoned.Retries));
         Assert.All(status.Classes.Where(c => c.Label != "7"), c => Assert.Equal((10L, 0L, 2, 0), (c.Done, c.Dead, c.DoneBatches, c.Retries)));

@@ -2,6 +2,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -10,11 +11,13 @@ public sealed class StoreFaultTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public StoreFaultTests(PostgresServer postgres, DistributedFixture fixture)
+    public StoreFaultTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -32,6 +35,7 @@ public sealed class StoreFaultTests
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
+        _output.WriteLine($"{flaky.RequestCount} requests through the proxy: {slowDowns} answered 503, {flaky.FaultCount - slowDowns} answered 500; batch retries {StatusCommand.Summarise(status).Retries}");
         Assert.True(slowDowns > 0, "no 503 SlowDown was answered");
         Assert.True(flaky.FaultCount > slowDowns, "no 500 InternalError was answered");
         StatusCommand.Totals totals = StatusCommand.Summarise(status);

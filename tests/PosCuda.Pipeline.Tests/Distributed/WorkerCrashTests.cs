@@ -2,6 +2,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -10,11 +11,13 @@ public sealed class WorkerCrashTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public WorkerCrashTests(PostgresServer postgres, DistributedFixture fixture)
+    public WorkerCrashTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -40,6 +43,7 @@ public sealed class WorkerCrashTests
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
+        _output.WriteLine($"killed mid-batch of class {held.Label}: {written} outputs written, batch not completed; afterwards retries {totals.Retries}");
         Assert.Equal((100L, 0L, 0L), (totals.Done, totals.Failed, totals.Dead));
         Assert.Equal(1, totals.Retries);
         Assert.Equal(held.Label, Assert.Single(status.Classes, c => c.Retries > 0).Label);

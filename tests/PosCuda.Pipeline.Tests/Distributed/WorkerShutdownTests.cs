@@ -2,6 +2,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -10,11 +11,13 @@ public sealed class WorkerShutdownTests
 {
     private readonly PostgresServer _postgres;
     private readonly DistributedFixture _fixture;
+    private readonly ITestOutputHelper _output;
 
-    public WorkerShutdownTests(PostgresServer postgres, DistributedFixture fixture)
+    public WorkerShutdownTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     {
         _postgres = postgres;
         _fixture = fixture;
+        _output = output;
     }
 
     [Fact]
@@ -31,6 +34,7 @@ public sealed class WorkerShutdownTests
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
 
         JobStatus after = await job.StatusAsync();
+        _output.WriteLine($"SIGTERM mid-batch; exit {code}; {StatusCommand.Summarise(after).Done} done, {slow.RequestCount} S3 requests in all");
         Assert.Equal(0, code);
         Assert.Equal((0L, 1), (StatusCommand.Summarise(before).Done, before.Classes.Sum(c => c.LeasedBatches)));
         Assert.Equal(5, StatusCommand.Summarise(after).Done); // The batch in hand was finished and completed...
@@ -55,6 +59,7 @@ public sealed class WorkerShutdownTests
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
         JobStatus after = await job.StatusAsync();
+        _output.WriteLine($"second SIGTERM; exit {code}; {after.Classes.Sum(c => c.PendingBatches)} batches pending, retries {StatusCommand.Summarise(after).Retries}");
         Assert.Equal(0, code);
         Assert.Equal(0, StatusCommand.Summarise(after).Done);
         Assert.Equal((0, 20), (after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
