@@ -54,10 +54,11 @@ public sealed class CoordinatorLoop
             _logger.LogWarning("Rescued {Rescued} expired leases; dead-lettered {Dead} batches", maintenance.Rescued, maintenance.DeadLettered);
         }
 
-        foreach (Guid jobId in await _ledger.CompleteFinishedJobsAsync(cancellationToken).ConfigureAwait(false))
+        foreach (Guid jobId in await _ledger.FindFinishedJobsAsync(cancellationToken).ConfigureAwait(false))
         {
-            // The ledger now says completed, so no later pass returns this job: finish its manifest even when asked to stop.
-            await WriteManifestAsync(jobId, CancellationToken.None).ConfigureAwait(false);
+            // Manifest first, completion after: a coordinator that dies in between leaves the job running, and the next
+            // pass (of any coordinator) writes the same manifest again and completes it.
+            await CompleteJobAsync(jobId, cancellationToken).ConfigureAwait(false);
         }
 
         await RefreshGaugesAsync(cancellationToken).ConfigureAwait(false);
@@ -118,7 +119,7 @@ public sealed class CoordinatorLoop
         PipelineTelemetry.JobGauges.Update(running);
     }
 
-    private async Task WriteManifestAsync(Guid jobId, CancellationToken cancellationToken)
+    private async Task CompleteJobAsync(Guid jobId, CancellationToken cancellationToken)
     {
         JobRecord? job = await _ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
         if (job is null)
@@ -128,6 +129,12 @@ public sealed class CoordinatorLoop
 
         JobSummary summary = await ManifestWriter.WriteAsync(_ledger, jobId, _stores.Get(job.Definition.Destination), cancellationToken)
             .ConfigureAwait(false);
+        if (!await _ledger.CompleteJobAsync(jobId, CancellationToken.None).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        summary.Job = await _ledger.GetJobAsync(jobId, CancellationToken.None).ConfigureAwait(false) ?? summary.Job;
         _logger.LogInformation(
             "Job {JobId} completed: {Protected} protected, {Failed} failed, {Skipped} skipped; manifest {Key}",
             jobId, summary.Protected, summary.Failed, summary.Skipped, ManifestWriter.KeyFor(jobId));

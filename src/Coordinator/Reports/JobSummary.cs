@@ -7,8 +7,8 @@ public sealed class JobSummary
 {
     private readonly List<ObjectRecord> _failures = [];
 
-    /// <summary>The job.</summary>
-    public required JobRecord Job { get; init; }
+    /// <summary>The job (as read when the summary was made, or after its completion).</summary>
+    public required JobRecord Job { get; set; }
 
     /// <summary>Objects protected and written.</summary>
     public long Protected { get; private set; }

@@ -22,7 +22,8 @@ public static class ManifestWriter
         JobSummary summary;
         await using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
         {
-            JobReportWriter.BeginManifest(json, job);
+            // The manifest describes the job as completed: it is written just before the ledger says so.
+            JobReportWriter.BeginManifest(json, job with { State = JobState.Completed, FinishedAt = job.FinishedAt ?? DateTimeOffset.UtcNow });
             summary = await JobSummary.ReadAsync(ledger, jobId, record => JobReportWriter.WriteManifestObject(json, record), cancellationToken)
                 .ConfigureAwait(false);
             JobReportWriter.EndManifest(json, summary);

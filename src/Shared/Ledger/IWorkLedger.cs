@@ -77,6 +77,14 @@ public interface IWorkLedger : IAsyncDisposable
     /// <returns>The jobs completed by this call.</returns>
     Task<IReadOnlyList<Guid>> CompleteFinishedJobsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Returns running jobs whose batches are all done or dead: ready for their manifest.</summary>
+    Task<IReadOnlyList<Guid>> FindFinishedJobsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks one running job whose batches are all done or dead as completed.</summary>
+    /// <returns>False when the job is not running or not finished.</returns>
+    /// <remarks>The coordinator writes the manifest first and completes the job after, so a crash between the two only repeats the (idempotent) manifest.</remarks>
+    Task<bool> CompleteJobAsync(Guid jobId, CancellationToken cancellationToken);
+
     /// <summary>Returns a job's progress.</summary>
     Task<JobStatus?> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken);
 

@@ -661,6 +661,41 @@ public sealed class PostgresWorkLedger : IWorkLedger
         }, cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<Guid>> FindFinishedJobsAsync(CancellationToken cancellationToken) =>
+        ExecuteAsync<IReadOnlyList<Guid>>("find finished jobs", async (connection, ct) =>
+        {
+            const string Sql = """
+                SELECT j.job_id FROM jobs j
+                WHERE j.state = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.job_id = j.job_id AND b.state NOT IN ('done', 'dead'))
+                ORDER BY j.created_at
+                """;
+            await using var command = new NpgsqlCommand(Sql, connection);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var jobs = new List<Guid>();
+            while (await reader.ReadAsync(ct))
+            {
+                jobs.Add(reader.GetGuid(0));
+            }
+
+            return jobs;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> CompleteJobAsync(Guid jobId, CancellationToken cancellationToken) =>
+        ExecuteAsync("complete a job", async (connection, ct) =>
+        {
+            const string Sql = """
+                UPDATE jobs j SET state = 'completed', finished_at = now()
+                WHERE j.job_id = @job AND j.state = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.job_id = j.job_id AND b.state NOT IN ('done', 'dead'))
+                """;
+            await using var command = new NpgsqlCommand(Sql, connection);
+            command.Parameters.AddWithValue("job", jobId);
+            return await command.ExecuteNonQueryAsync(ct) == 1;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<JobStatus?> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken) =>
         ExecuteAsync("read a job's status", async (connection, ct) =>
         {

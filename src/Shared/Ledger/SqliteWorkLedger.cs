@@ -603,6 +603,41 @@ public sealed class SqliteWorkLedger : IWorkLedger
         }, cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<Guid>> FindFinishedJobsAsync(CancellationToken cancellationToken) =>
+        ExecuteAsync<IReadOnlyList<Guid>>("find finished jobs", async (connection, ct) =>
+        {
+            const string Sql = """
+                SELECT job_id FROM jobs
+                WHERE state = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.job_id = jobs.job_id AND b.state NOT IN ('done', 'dead'))
+                ORDER BY created_at
+                """;
+            await using var command = Command(connection, null, Sql);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var jobs = new List<Guid>();
+            while (await reader.ReadAsync(ct))
+            {
+                jobs.Add(Guid.Parse(reader.GetString(0)));
+            }
+
+            return jobs;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> CompleteJobAsync(Guid jobId, CancellationToken cancellationToken) =>
+        WriteAsync("complete a job", async (connection, transaction, ct) =>
+        {
+            const string Sql = $"""
+                UPDATE jobs SET state = 'completed', finished_at = {Now}
+                WHERE job_id = @job AND state = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.job_id = jobs.job_id AND b.state NOT IN ('done', 'dead'))
+                """;
+            await using var command = Command(connection, transaction, Sql);
+            command.Parameters.AddWithValue("@job", Text(jobId));
+            return await command.ExecuteNonQueryAsync(ct) == 1;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<JobStatus?> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken) =>
         ExecuteAsync("read a job's status", async (connection, ct) =>
         {

@@ -53,7 +53,7 @@ public sealed class CoordinatorFailoverTests
     }
 
     [Fact]
-    public async Task Coordinator_StoppedWhileWritingManifest_StillWritesIt()
+    public async Task Coordinator_StoppedWhileWritingManifest_JobStaysRunningUntilTheNextPassWritesIt()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
         PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
@@ -61,15 +61,21 @@ public sealed class CoordinatorFailoverTests
         await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
         slow.FailEvery(1, ProxyFault.Delay); // The manifest PUT takes 3 s.
         await using IWorkLedger ledger = WorkLedger.Open(job.LedgerLocation);
-        await using var stores = new ObjectStoreCache(new ObjectStoreOptions(slow.Endpoint.ToString()));
-        var coordinator = new CoordinatorLoop(ledger, stores, "coordinator", TimeSpan.FromMilliseconds(500));
+        await using var slowStores = new ObjectStoreCache(new ObjectStoreOptions(slow.Endpoint.ToString()));
+        var stopped = new CoordinatorLoop(ledger, slowStores, "coordinator-1", TimeSpan.FromMilliseconds(500));
 
-        // SIGTERM lands while the manifest is on its way: the job is already completed in the ledger, so no later pass would write it.
+        // The stop lands while the manifest is on its way: the manifest is written before the job is completed, so the
+        // job must still be running, for the next pass to finish.
         using var stop = new CancellationTokenSource();
-        Task run = coordinator.RunAsync(stop.Token);
+        Task run = stopped.RunAsync(stop.Token);
         await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the manifest PUT to start");
         await stop.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(JobState.Running, (await job.StatusAsync()).Job.State);
+
+        await using var stores = new ObjectStoreCache(_fixture.Moto.Options);
+        var next = new CoordinatorLoop(ledger, stores, "coordinator-1", TimeSpan.FromMilliseconds(500));
+        Assert.True(await next.RunOnceAsync(CancellationToken.None));
 
         Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);
         Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());

@@ -72,6 +72,31 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FindFinishedJobsThenCompleteJob_OnlyWhenEveryBatchIsSettled_CompletesOnce()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+        await Ledger.AddObjectsAsync(jobId, Objects("a", 2).Concat(Objects("b", 2)).ToList(), batchSize: 2, Ct);
+        await Ledger.StartJobAsync(jobId, Ct);
+        var first = await Ledger.ClaimBatchAsync("w", TimeSpan.FromMinutes(1), jobId, Ct);
+        await Ledger.CompleteBatchAsync(first!, Done(first!), Ct);
+
+        Assert.Empty(await Ledger.FindFinishedJobsAsync(Ct));
+        Assert.False(await Ledger.CompleteJobAsync(jobId, Ct));
+
+        var second = await Ledger.ClaimBatchAsync("w", TimeSpan.FromMinutes(1), jobId, Ct);
+        await Ledger.CompleteBatchAsync(second!, Done(second!), Ct);
+
+        Assert.Equal([jobId], await Ledger.FindFinishedJobsAsync(Ct));
+        Assert.Equal(JobState.Running, (await Ledger.GetJobAsync(jobId, Ct))!.State);
+        Assert.True(await Ledger.CompleteJobAsync(jobId, Ct));
+        Assert.False(await Ledger.CompleteJobAsync(jobId, Ct));
+        Assert.Empty(await Ledger.FindFinishedJobsAsync(Ct));
+        var job = await Ledger.GetJobAsync(jobId, Ct);
+        Assert.Equal(JobState.Completed, job!.State);
+        Assert.NotNull(job.FinishedAt);
+    }
+
+    [Fact]
     public async Task AddObjects_ManyClasses_BatchesNeverMixClassesAndRespectBatchSize()
     {
         var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
