@@ -21,6 +21,9 @@ namespace PosCuda.Coordinator.Cli;
 /// <summary><c>poscuda protect SRC DST</c>: a whole job on one machine, with an embedded, resumable SQLite ledger.</summary>
 public static class ProtectCommand
 {
+    // Batches are opened to the workers every this many planned objects, so protecting starts while listing goes on.
+    private const int StreamEvery = 8192;
+
     /// <summary>Builds the command.</summary>
     public static Command Create(CommonOptions common)
     {
@@ -103,46 +106,8 @@ public static class ProtectCommand
 
         var definition = new JobDefinition(
             source, destination, labels.Text, request.Parameters, keyring.KeyId, keyring.Active, request.MaxAttempts);
-        Guid jobId;
         Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         TextWriter err = Console.Error;
-        if (existing is Guid resumed)
-        {
-            jobId = resumed;
-            int reset = await ledger.ResetLeasesAsync(jobId, cancellationToken).ConfigureAwait(false);
-            int stale = stores.Get(destination) is FileObjectStore folder ? folder.DeleteTempFiles() : 0;
-            await err.WriteLineAsync($"Resuming job {jobId} from {statePath} ({reset} interrupted batches back in play, {stale} unfinished writes removed).").ConfigureAwait(false);
-            JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
-            if (record?.State == JobState.Planning)
-            {
-                await err.WriteLineAsync("The earlier run was interrupted while planning; planning again.").ConfigureAwait(false);
-                jobId = await PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        else
-        {
-            jobId = await PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, cancellationToken).ConfigureAwait(false);
-        }
-
-        JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-        long total = 0;
-        long finished = 0;
-        foreach (ClassStatus c in status.Classes)
-        {
-            total += c.Objects;
-            finished += c.Done + c.Failed + c.Dead;
-        }
-
-        bool interactive = !request.Quiet && !Console.IsErrorRedirected && !Console.IsOutputRedirected && AnsiConsoleIsInteractive();
-        var progress = new ProgressDisplay(total, finished, err, TimeSpan.FromSeconds(5));
-        int concurrency = request.Concurrency > 0
-            ? request.Concurrency
-            : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
-        var processor = new BatchProcessor(keyring, stores, progress);
-        var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
-        var worker = new WorkerLoop(ledger, processor, options, loggerFactory.CreateLogger("worker"));
-
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var abort = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -157,17 +122,86 @@ public static class ProtectCommand
                 stopClaiming.Cancel();
             }
         };
+
+        Guid jobId = Guid.Empty;
+        Task planning = Task.CompletedTask;
+        if (existing is Guid resumed)
+        {
+            jobId = resumed;
+            int reset = await ledger.ResetLeasesAsync(jobId, cancellationToken).ConfigureAwait(false);
+            int stale = stores.Get(destination) is FileObjectStore folder ? folder.DeleteTempFiles() : 0;
+            await err.WriteLineAsync($"Resuming job {jobId} from {statePath} ({reset} interrupted batches back in play, {stale} unfinished writes removed).").ConfigureAwait(false);
+            JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (record?.State == JobState.Planning)
+            {
+                await err.WriteLineAsync("The earlier run was interrupted while planning; planning again.").ConfigureAwait(false);
+                existing = null;
+            }
+        }
+
+        if (existing is null)
+        {
+            // Planning streams batches to the workers as it lists, so listing and protecting overlap.
+            var created = new TaskCompletionSource<Guid>(TaskCreationOptions.RunContinuationsAsynchronously);
+            planning = PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, id => created.TrySetResult(id), stopClaiming.Token);
+            await Task.WhenAny(created.Task, planning).ConfigureAwait(false);
+            if (!created.Task.IsCompleted)
+            {
+                await planning.ConfigureAwait(false);
+            }
+
+            jobId = await created.Task.ConfigureAwait(false);
+        }
+
+        bool interactive = !request.Quiet && !Console.IsErrorRedirected && !Console.IsOutputRedirected && AnsiConsoleIsInteractive();
+        var progress = new ProgressDisplay(err, TimeSpan.FromSeconds(5));
+        int concurrency = request.Concurrency > 0
+            ? request.Concurrency
+            : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
+        var processor = new BatchProcessor(keyring, stores, progress);
+        var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
+        var worker = new WorkerLoop(ledger, processor, options, loggerFactory.CreateLogger("worker"));
+
+        async Task RunJobAsync()
+        {
+            Task work = worker.RunAsync(stopClaiming.Token, abort.Token, planning);
+            try
+            {
+                await planning.ConfigureAwait(false);
+            }
+            catch
+            {
+                await stopClaiming.CancelAsync().ConfigureAwait(false);
+                await work.ConfigureAwait(false);
+                throw;
+            }
+
+            // The job's size is known once planning is done (at once, when resuming).
+            JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
+            long total = 0;
+            long finishedBefore = 0;
+            foreach (ClassStatus c in status.Classes)
+            {
+                total += c.Objects;
+                finishedBefore += c.Done + c.Failed + c.Dead;
+            }
+
+            progress.SetTotal(total, finishedBefore - progress.Finished);
+            await work.ConfigureAwait(false);
+        }
+
         Console.CancelKeyPress += onCancel;
         try
         {
-            Task work = worker.RunAsync(stopClaiming.Token, abort.Token);
+            Task job = RunJobAsync();
             if (request.Quiet)
             {
-                await work.ConfigureAwait(false);
+                await job.ConfigureAwait(false);
             }
             else
             {
-                await progress.RunAsync(work, interactive).ConfigureAwait(false);
+                await progress.RunAsync(job, interactive).ConfigureAwait(false);
             }
         }
         finally
@@ -209,16 +243,17 @@ public static class ProtectCommand
         return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
     }
 
-    private static async Task<Guid> PlanAsync(
-        IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err, CancellationToken cancellationToken)
+    private static async Task PlanAsync(
+        IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err,
+        Action<Guid> onCreated, CancellationToken cancellationToken)
     {
         var planner = new JobPlanner(ledger);
         var clock = Stopwatch.StartNew();
-        PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, cancellationToken).ConfigureAwait(false);
+        PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, StreamEvery, onCreated, cancellationToken)
+            .ConfigureAwait(false);
         await err.WriteLineAsync(
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
-        return plan.JobId;
     }
 
     private static async Task WriteReportAsync(string path, JobSummary summary, TimeSpan elapsed, CancellationToken cancellationToken)

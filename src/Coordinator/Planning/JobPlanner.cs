@@ -22,20 +22,35 @@ public sealed class JobPlanner
     }
 
     /// <summary>Creates, fills and starts a job.</summary>
-    public async Task<PlanSummary> PlanAsync(
+    public Task<PlanSummary> PlanAsync(
         JobDefinition definition, IObjectStore source, LabelRule labels, int batchSize, CancellationToken cancellationToken)
+        => PlanAsync(definition, source, labels, batchSize, streamEvery: 0, onCreated: null, cancellationToken);
+
+    /// <summary>Creates, fills and starts a job; with <paramref name="streamEvery"/> &gt; 0, batches become claimable every that many objects while listing goes on.</summary>
+    /// <param name="definition">The job.</param>
+    /// <param name="source">Where to list objects.</param>
+    /// <param name="labels">The label rule.</param>
+    /// <param name="batchSize">Objects per batch.</param>
+    /// <param name="streamEvery">Open batches to workers every this many planned objects (0: only when planning ends).</param>
+    /// <param name="onCreated">Told the job id as soon as the job exists, so workers can start on it.</param>
+    /// <param name="cancellationToken">Cancels planning.</param>
+    public async Task<PlanSummary> PlanAsync(
+        JobDefinition definition, IObjectStore source, LabelRule labels, int batchSize, int streamEvery, Action<Guid>? onCreated, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(streamEvery);
+        int chunkSize = streamEvery > 0 ? streamEvery : ChunkSize;
 
         // The job's trace: workers start their batch spans under the traceparent stored with the definition.
         using Activity? span = PipelineTelemetry.StartPlanning(definition);
         definition = PipelineTelemetry.WithTraceParent(definition, span);
         Guid jobId = await _ledger.CreateJobAsync(definition, cancellationToken).ConfigureAwait(false);
         PipelineTelemetry.SetJob(span, jobId);
-        var planned = new List<PlannedObject>(Math.Min(ChunkSize, 4096));
+        onCreated?.Invoke(jobId);
+        var planned = new List<PlannedObject>(Math.Min(chunkSize, 4096));
         var unbatched = new List<PlanningOutcome>();
         var classes = new HashSet<string>(StringComparer.Ordinal);
         var batchesPerClass = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -72,9 +87,13 @@ public sealed class JobPlanner
             }
 
             total++;
-            if (planned.Count >= ChunkSize)
+            if (planned.Count >= chunkSize)
             {
                 await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
+                if (streamEvery > 0)
+                {
+                    await _ledger.OpenPlannedBatchesAsync(jobId, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
 

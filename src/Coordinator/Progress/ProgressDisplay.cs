@@ -9,8 +9,8 @@ namespace PosCuda.Coordinator.Progress;
 /// <summary>Shows a job's progress: a live bar with rate and ETA on a terminal, plain periodic lines otherwise.</summary>
 public sealed class ProgressDisplay : IWorkObserver
 {
-    private readonly long _total;
-    private readonly long _alreadyDone;
+    private long _total = -1;
+    private long _alreadyDone;
     private readonly TextWriter _plain;
     private readonly TimeSpan _plainInterval;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -18,16 +18,20 @@ public sealed class ProgressDisplay : IWorkObserver
     private long _failed;
     private long _bytes;
 
-    /// <param name="total">Objects the job protects in all.</param>
-    /// <param name="alreadyDone">Objects finished by an earlier run (when resuming).</param>
     /// <param name="plain">Where plain progress lines go (standard error).</param>
     /// <param name="plainInterval">How often a plain line is written.</param>
-    public ProgressDisplay(long total, long alreadyDone, TextWriter plain, TimeSpan plainInterval)
+    /// <remarks>The job's size is unknown until planning ends: see <see cref="SetTotal"/>.</remarks>
+    public ProgressDisplay(TextWriter plain, TimeSpan plainInterval)
     {
-        _total = total;
-        _alreadyDone = alreadyDone;
         _plain = plain;
         _plainInterval = plainInterval;
+    }
+
+    /// <summary>Sets the job's size and the objects finished by earlier runs (when resuming).</summary>
+    public void SetTotal(long total, long alreadyDone)
+    {
+        Interlocked.Exchange(ref _alreadyDone, Math.Max(0, alreadyDone));
+        Interlocked.Exchange(ref _total, total);
     }
 
     /// <summary>Objects finished in this run.</summary>
@@ -57,16 +61,15 @@ public sealed class ProgressDisplay : IWorkObserver
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async context =>
                 {
-                    ProgressTask task = context.AddTask(Describe(), maxValue: Math.Max(1, _total));
+                    ProgressTask task = context.AddTask(Describe());
+                    task.IsIndeterminate = true;
                     while (!work.IsCompleted)
                     {
-                        task.Value = Math.Min(_total, _alreadyDone + Finished);
-                        task.Description = Describe();
+                        Update(task);
                         await Task.WhenAny(work, Task.Delay(200)).ConfigureAwait(false);
                     }
 
-                    task.Value = Math.Min(_total, _alreadyDone + Finished);
-                    task.Description = Describe();
+                    Update(task);
                 }).ConfigureAwait(false);
         }
         else
@@ -89,6 +92,11 @@ public sealed class ProgressDisplay : IWorkObserver
     {
         long finished = _alreadyDone + Finished;
         double rate = Rate();
+        if (Interlocked.Read(ref _total) < 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"progress: {finished} objects (still listing), {rate:F0} objects/s, failed {Interlocked.Read(ref _failed)}");
+        }
+
         double percent = _total == 0 ? 100 : 100.0 * finished / _total;
         string eta = rate > 0 ? FormatDuration(TimeSpan.FromSeconds((_total - finished) / rate)) : "?";
         return string.Create(
@@ -96,8 +104,25 @@ public sealed class ProgressDisplay : IWorkObserver
             $"progress: {finished}/{_total} objects ({percent:F1}%), {rate:F0} objects/s, {_bytes / 1e6 / Math.Max(0.001, _clock.Elapsed.TotalSeconds):F1} MB/s, failed {Interlocked.Read(ref _failed)}, ETA {eta}");
     }
 
+    private void Update(ProgressTask task)
+    {
+        long total = Interlocked.Read(ref _total);
+        if (total >= 0)
+        {
+            task.IsIndeterminate = false;
+            task.MaxValue = Math.Max(1, total);
+            task.Value = Math.Min(total, _alreadyDone + Finished);
+        }
+
+        task.Description = Describe();
+    }
+
     private string Describe()
-        => string.Create(CultureInfo.InvariantCulture, $"protecting {_alreadyDone + Finished}/{_total} · {Rate():F0} obj/s · failed {Interlocked.Read(ref _failed)}");
+    {
+        long total = Interlocked.Read(ref _total);
+        string of = total < 0 ? " (listing)" : $"/{total}";
+        return string.Create(CultureInfo.InvariantCulture, $"protecting {_alreadyDone + Finished}{of} · {Rate():F0} obj/s · failed {Interlocked.Read(ref _failed)}");
+    }
 
     private double Rate()
     {

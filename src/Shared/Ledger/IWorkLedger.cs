@@ -27,6 +27,10 @@ public interface IWorkLedger : IAsyncDisposable
     /// </remarks>
     Task RecordPlanningOutcomesAsync(Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken cancellationToken);
 
+    /// <summary>Makes the batches planned so far claimable while planning goes on (streamed planning).</summary>
+    /// <remarks>The job stays <see cref="JobState.Planning"/>, so it cannot complete before <see cref="StartJobAsync"/>; opened batches are no longer topped up by later <see cref="AddObjectsAsync"/> calls.</remarks>
+    Task OpenPlannedBatchesAsync(Guid jobId, CancellationToken cancellationToken);
+
     /// <summary>Ends planning: the job's batches become claimable.</summary>
     Task StartJobAsync(Guid jobId, CancellationToken cancellationToken);
 

@@ -385,6 +385,16 @@ public sealed class PostgresWorkLedger : IWorkLedger
     }
 
     /// <inheritdoc />
+    public Task OpenPlannedBatchesAsync(Guid jobId, CancellationToken cancellationToken) =>
+        ExecuteAsync("open planned batches", async (connection, ct) =>
+        {
+            await using var command = new NpgsqlCommand("UPDATE batches SET state = 'pending' WHERE job_id = @job AND state = 'planned'", connection);
+            command.Parameters.AddWithValue("job", jobId);
+            await command.ExecuteNonQueryAsync(ct);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task StartJobAsync(Guid jobId, CancellationToken cancellationToken) =>
         ExecuteAsync("start a job", async (connection, ct) =>
         {

@@ -245,6 +245,16 @@ public sealed class SqliteWorkLedger : IWorkLedger
     }
 
     /// <inheritdoc />
+    public Task OpenPlannedBatchesAsync(Guid jobId, CancellationToken cancellationToken) =>
+        WriteAsync("open planned batches", async (connection, transaction, ct) =>
+        {
+            await using var open = Command(connection, transaction, "UPDATE batches SET state = 'pending' WHERE job_id = @job AND state = 'planned'");
+            open.Parameters.AddWithValue("@job", Text(jobId));
+            await open.ExecuteNonQueryAsync(ct);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task StartJobAsync(Guid jobId, CancellationToken cancellationToken) =>
         WriteAsync("start a job", async (connection, transaction, ct) =>
         {

@@ -22,6 +22,7 @@ public sealed class WorkerLoop
     private readonly ILogger _logger;
     private int _activeBatches;
     private int _completedBatches;
+    private Task? _moreWorkUntil;
 
     public WorkerLoop(IWorkLedger ledger, BatchProcessor processor, WorkerOptions options, ILogger? logger = null)
     {
@@ -38,8 +39,12 @@ public sealed class WorkerLoop
     public int CompletedBatches => Volatile.Read(ref _completedBatches);
 
     /// <summary>Runs until <paramref name="stopClaiming"/> is cancelled (or, with ExitWhenIdle, until no work is left).</summary>
-    public async Task RunAsync(CancellationToken stopClaiming, CancellationToken abort)
+    /// <param name="stopClaiming">Stops claiming; batches in hand are finished.</param>
+    /// <param name="abort">Gives batches in hand back at once.</param>
+    /// <param name="moreWorkUntil">With ExitWhenIdle: more batches may appear until this task ends (planning streams them).</param>
+    public async Task RunAsync(CancellationToken stopClaiming, CancellationToken abort, Task? moreWorkUntil = null)
     {
+        _moreWorkUntil = moreWorkUntil;
         int perSlot = Math.Max(1, (_options.Concurrency + _options.Slots - 1) / _options.Slots);
         var slots = new Task[_options.Slots];
         for (int i = 0; i < slots.Length; i++)
@@ -57,6 +62,9 @@ public sealed class WorkerLoop
         {
             BatchLease? lease;
             DateTimeOffset claimedSince = DateTimeOffset.UtcNow;
+
+            // Read before claiming: an empty claim proves no work is left only if planning had ended before it.
+            bool noMoreWork = _moreWorkUntil is not { IsCompleted: false };
             Interlocked.Increment(ref _activeBatches);
             try
             {
@@ -80,7 +88,7 @@ public sealed class WorkerLoop
             if (lease is null)
             {
                 int active = Interlocked.Decrement(ref _activeBatches);
-                if (_options.ExitWhenIdle && active == 0)
+                if (_options.ExitWhenIdle && active == 0 && noMoreWork)
                 {
                     return;
                 }

@@ -72,6 +72,28 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenPlannedBatches_WhilePlanning_ClaimableButJobCannotFinishUntilStarted()
+    {
+        var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
+        await Ledger.AddObjectsAsync(jobId, Objects("a", 2), batchSize: 2, Ct);
+        Assert.Null(await Ledger.ClaimBatchAsync("w", TimeSpan.FromMinutes(1), jobId, Ct));
+
+        await Ledger.OpenPlannedBatchesAsync(jobId, Ct);
+        var first = await Ledger.ClaimBatchAsync("w", TimeSpan.FromMinutes(1), jobId, Ct);
+        Assert.NotNull(first);
+        await Ledger.CompleteBatchAsync(first!, Done(first!), Ct);
+
+        Assert.Empty(await Ledger.FindFinishedJobsAsync(Ct));
+        Assert.Equal(JobState.Planning, (await Ledger.GetJobAsync(jobId, Ct))!.State);
+        await Ledger.AddObjectsAsync(jobId, Objects("a", 1, "more"), batchSize: 2, Ct);
+        await Ledger.StartJobAsync(jobId, Ct);
+        var second = await Ledger.ClaimBatchAsync("w", TimeSpan.FromMinutes(1), jobId, Ct);
+        Assert.Single(second!.Objects);
+        await Ledger.CompleteBatchAsync(second, Done(second), Ct);
+        Assert.Equal([jobId], await Ledger.FindFinishedJobsAsync(Ct));
+    }
+
+    [Fact]
     public async Task FindFinishedJobsThenCompleteJob_OnlyWhenEveryBatchIsSettled_CompletesOnce()
     {
         var jobId = await Ledger.CreateJobAsync(Definition(), Ct);
