@@ -179,15 +179,8 @@ public static class ProtectCommand
             // The job's size is known once planning is done (at once, when resuming).
             JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-            long total = 0;
-            long finishedBefore = 0;
-            foreach (ClassStatus c in status.Classes)
-            {
-                total += c.Objects;
-                finishedBefore += c.Done + c.Failed + c.Dead;
-            }
-
-            progress.SetTotal(total, finishedBefore - progress.Finished);
+            StatusCommand.Totals totals = StatusCommand.Summarise(status);
+            progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead - progress.Finished);
             await work.ConfigureAwait(false);
         }
 
