@@ -11,8 +11,8 @@ FSDD=${FSDD:-../shared/datasets/fsdd/recordings}
 ROOT=${BENCH_ROOT:-/dev/shm/poscuda-bench}
 [ -d "$FSDD" ] || { echo "FSDD not found at $FSDD (set FSDD=...)" >&2; exit 1; }
 
-dotnet build src/Coordinator -c Release -v quiet -nologo >/dev/null
-POSCUDA="dotnet src/Coordinator/bin/Release/net10.0/poscuda.dll"
+BIN=$(scripts/publish.sh)
+POSCUDA="dotnet $BIN/poscuda.dll"
 
 rm -rf "$ROOT"; mkdir -p "$ROOT/src"
 for i in $(seq 1 "$COPIES"); do
@@ -25,12 +25,13 @@ $POSCUDA keyring create "$ROOT/keyring.json" >/dev/null
 
 now() { date +%s.%N; }
 cp_times=(); pc_times=()
+# Each timed run starts from the same state: only the source tree on the RAM disk.
+clean() { rm -rf "$ROOT/cp" "$ROOT/out" "$ROOT/out.poscuda-state"; sync; }
 for r in $(seq 1 "$RUNS"); do
-  rm -rf "$ROOT/cp"; sync
+  clean
   t0=$(now); cp -r "$ROOT/src" "$ROOT/cp"; t1=$(now)
   cp_times+=("$(echo "$t1 - $t0" | bc -l)")
-  rm -rf "$ROOT/cp"
-  rm -rf "$ROOT/out" "$ROOT/out.poscuda-state"; sync
+  clean
   t0=$(now)
   $POSCUDA protect "$ROOT/src" "$ROOT/out" --keyring "$ROOT/keyring.json" \
     --labels 'regex:^copy\d+/(?<label>\d+)_' --quiet >/dev/null

@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
-dotnet build src/Coordinator -c Release -v quiet -nologo >/dev/null
-poscuda() { dotnet src/Coordinator/bin/Release/net10.0/poscuda.dll "$@"; }
+BIN=$(scripts/publish.sh)
+poscuda() { dotnet "$BIN/poscuda.dll" "$@"; }
 if [ ! -f out/sample-keyring.json ]; then
   poscuda keyring create out/sample-keyring.json
 fi

@@ -186,7 +186,35 @@ public sealed class FileObjectStore : IObjectStore
     {
         string path = ResolveKey(key);
         EnsureFolderInsideRoot(key, path);
+        if (LinuxFiles.IsSupported)
+        {
+            LinuxFiles.ReadResult read = LinuxFiles.ReadFile(path, Array.MaxLength);
+            switch (read.Errno)
+            {
+                case 0 when read.Data is { } data:
+                    return new ObjectContent(data, FormatETag(read.LastWriteTimeUtc, data.Length));
+                case 0 when read.Kind == LinuxFiles.FileKind.Directory:
+                    throw new InvalidObjectException(key, "is a folder, not a file");
+                case 0 when read.Kind == LinuxFiles.FileKind.Other:
+                    throw new InvalidObjectException(key, "not a regular file");
+                case 0:
+                    throw new InvalidObjectException(key, "object too large to read into memory");
+                case LinuxFiles.ENOENT or LinuxFiles.ENOTDIR:
+                    throw new InvalidObjectException(key, "object not found");
+                case LinuxFiles.EACCES or LinuxFiles.EPERM:
+                    throw new InvalidObjectException(key, "permission denied");
+                case LinuxFiles.ELOOP:
+                    break; // A symbolic link: the portable path below resolves it and checks where it leads.
+                default:
+                    throw new PosCudaException($"Reading {key} failed: {LinuxFiles.Describe(read.Errno)}", isTransient: true);
+            }
+        }
 
+        return ReadPortable(key, path);
+    }
+
+    private ObjectContent ReadPortable(string key, string path)
+    {
         // One lstat: existence, kind, link or not, length and time (of the link itself when it is one).
         var info = new FileInfo(path);
         FileAttributes attributes = info.Attributes;
@@ -270,6 +298,11 @@ public sealed class FileObjectStore : IObjectStore
         EnsureFolderExists(folder);
         string tempPath = Path.Join(folder, string.Create(
             System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}"));
+        if (LinuxFiles.IsSupported)
+        {
+            return WriteLinux(key, path, folder, tempPath, data);
+        }
+
         try
         {
             DateTime lastWrite;
@@ -300,6 +333,38 @@ public sealed class FileObjectStore : IObjectStore
 
             throw mapped;
         }
+    }
+
+    private string WriteLinux(string key, string path, string folder, string tempPath, ReadOnlySpan<byte> data)
+    {
+        int errno = LinuxFiles.CreateFile(tempPath, data, out DateTime lastWrite);
+        if (errno == LinuxFiles.ENOENT)
+        {
+            // Someone removed a folder we had created: forget it and create it again, once.
+            _createdFolders.TryRemove(folder, out _);
+            EnsureFolderExists(folder);
+            errno = LinuxFiles.CreateFile(tempPath, data, out lastWrite);
+        }
+
+        if (errno == 0)
+        {
+            errno = LinuxFiles.Rename(tempPath, path);
+        }
+
+        if (errno == 0)
+        {
+            return FormatETag(lastWrite, data.Length);
+        }
+
+        TryDelete(tempPath);
+        throw errno switch
+        {
+            LinuxFiles.EACCES or LinuxFiles.EPERM => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false),
+            LinuxFiles.EROFS => new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: false),
+            LinuxFiles.EISDIR or LinuxFiles.ENOTEMPTY or LinuxFiles.EEXIST when Directory.Exists(path) =>
+                new InvalidObjectException(key, "a folder is in the way"),
+            _ => new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: true),
+        };
     }
 
     private SafeFileHandle OpenTemp(string tempPath, string folder)

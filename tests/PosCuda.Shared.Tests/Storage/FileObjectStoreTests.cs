@@ -189,6 +189,41 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_NamedPipe_IsRefusedWithoutWaitingForAWriter()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string fifo = Path.Combine(store.RootPath, "pipe.wav");
+        Directory.CreateDirectory(store.RootPath);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // Opening a pipe for reading blocks until a writer comes; the store must not wait for one.
+        Task<ObjectContent> read = Task.Run(() => store.GetAsync("pipe.wav", CancellationToken.None));
+        Task finished = await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(30)));
+
+        Assert.Same(read, finished);
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => read);
+        Assert.Equal("not a regular file", error.Reason);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task PutAsync_NewFile_GetsTheUsualPermissions()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string reference = Path.Combine(_workspace, "reference.wav");
+        await File.WriteAllBytesAsync(reference, [1, 2, 3]);
+
+        await store.PutAsync("mode.wav", Pattern(10, seed: 15), NoMetadata, CancellationToken.None);
+
+        // Whatever the umask, a protected clip gets the mode any other new file of this process gets.
+        Assert.Equal(File.GetUnixFileMode(reference), File.GetUnixFileMode(Path.Combine(store.RootPath, "mode.wav")));
+    }
+
+    [Fact]
     public async Task PutAsync_MetadataIsIgnored()
     {
         await using FileObjectStore store = CreateFileStore();

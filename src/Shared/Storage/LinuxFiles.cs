@@ -1,0 +1,262 @@
+using System.Runtime.InteropServices;
+
+namespace PosCuda.Shared.Storage;
+
+/// <summary>Whole-file reads and writes through Linux system calls, for the folder store's per-object path.</summary>
+/// <remarks>
+/// <para>.NET's file APIs spend system calls a batch job does not need: an <c>lstat</c> before a read, an <c>fstat</c>
+/// after every open, an <c>lseek</c> to learn whether the file can seek, and two <c>lstat</c>s before a rename. On a
+/// RAM-backed folder those calls are most of the work, so the store reads a file with <c>open</c>, <c>statx</c>,
+/// <c>read</c>, <c>close</c> and writes one with <c>open</c>, <c>write</c>, <c>statx</c>, <c>close</c>, <c>rename</c>.</para>
+/// <para>Every call returns an errno rather than throwing, so the store maps each one to the error its callers expect.
+/// Only x64 and Arm64 Linux are supported (the open flags differ by architecture); elsewhere the store uses .NET's APIs.</para>
+/// </remarks>
+internal static partial class LinuxFiles
+{
+    public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int EACCES = 13;
+    public const int EPERM = 1;
+    public const int EEXIST = 17;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
+    public const int EROFS = 30;
+    public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
+
+    private const int ReadOnly = 0x0;
+    private const int WriteOnly = 0x1;
+    private const int Create = 0x40;
+    private const int Exclusive = 0x80;
+    private const int NonBlocking = 0x800;
+    private const int CloseOnExec = 0x80000;
+    private const int EmptyPath = 0x1000;
+    private const uint StatxBasicStats = 0x7ff;
+    private const int FileTypeMask = 0xF000;
+    private const int RegularFile = 0x8000;
+    private const int DirectoryFile = 0x4000;
+    private const int NewFileMode = 0x1B6; // 0666, less the process umask, as .NET creates files.
+
+    // O_NOFOLLOW differs between the two architectures; the other flags above are the same on both.
+    private static readonly int s_noFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+
+    /// <summary>Whether this process can use these calls.</summary>
+    public static bool IsSupported { get; } =
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    /// <summary>What a read found: the bytes, the file's last write time and kind.</summary>
+    public readonly record struct ReadResult(int Errno, byte[]? Data, DateTime LastWriteTimeUtc, FileKind Kind);
+
+    /// <summary>The kind of file an open descriptor refers to.</summary>
+    public enum FileKind
+    {
+        Regular,
+        Directory,
+        Other,
+    }
+
+    /// <summary>Reads a whole regular file without following a link in its last component.</summary>
+    /// <returns>Errno 0 and the bytes; or the kind when it is not a regular file; or the errno that stopped it
+    /// (<see cref="ELOOP"/>: the path names a symbolic link).</returns>
+    public static ReadResult ReadFile(string path, long maxLength)
+    {
+        int fd = OpenRetrying(path, ReadOnly | CloseOnExec | NonBlocking | s_noFollow, 0);
+        if (fd < 0)
+        {
+            return new ReadResult(-fd, null, default, FileKind.Other);
+        }
+
+        try
+        {
+            int errno = Stat(fd, out Statx status);
+            if (errno != 0)
+            {
+                return new ReadResult(errno, null, default, FileKind.Other);
+            }
+
+            FileKind kind = (status.Mode & FileTypeMask) switch
+            {
+                RegularFile => FileKind.Regular,
+                DirectoryFile => FileKind.Directory,
+                _ => FileKind.Other,
+            };
+            DateTime lastWrite = status.LastWriteTimeUtc;
+            if (kind != FileKind.Regular || (long)status.Size > maxLength)
+            {
+                return new ReadResult(0, null, lastWrite, kind);
+            }
+
+            byte[] data = status.Size == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)status.Size);
+            int read = 0;
+            while (read < data.Length)
+            {
+                long n = Read(fd, data.AsSpan(read));
+                if (n < 0)
+                {
+                    return new ReadResult((int)-n, null, lastWrite, kind);
+                }
+
+                if (n == 0)
+                {
+                    // The file shrank since the stat: keep what it holds now.
+                    Array.Resize(ref data, read);
+                    break;
+                }
+
+                read += (int)n;
+            }
+
+            return new ReadResult(0, data, lastWrite, kind);
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    /// <summary>Creates <paramref name="path"/> (which must not exist) holding <paramref name="data"/>.</summary>
+    /// <returns>0 and the file's last write time, or the errno that stopped it (the file may then exist, partly written).</returns>
+    public static int CreateFile(string path, ReadOnlySpan<byte> data, out DateTime lastWriteTimeUtc)
+    {
+        lastWriteTimeUtc = default;
+        int fd = OpenRetrying(path, WriteOnly | Create | Exclusive | CloseOnExec, NewFileMode);
+        if (fd < 0)
+        {
+            return -fd;
+        }
+
+        int errno = WriteAll(fd, data);
+        Statx status = default;
+        if (errno == 0)
+        {
+            errno = Stat(fd, out status);
+        }
+
+        // A failed close after a write can mean lost data (NFS): report it.
+        if (Close(fd) != 0 && errno == 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+        }
+
+        lastWriteTimeUtc = status.LastWriteTimeUtc;
+        return errno;
+    }
+
+    /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> atomically.</summary>
+    /// <returns>0, or the errno.</returns>
+    public static int Rename(string from, string to) => RenameNative(from, to) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>The system's text for an errno.</summary>
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+
+    private static int OpenRetrying(string path, int flags, int mode)
+    {
+        while (true)
+        {
+            int fd = OpenNative(path, flags, mode);
+            if (fd >= 0)
+            {
+                return fd;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                return -errno;
+            }
+        }
+    }
+
+    private static unsafe long Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint n = ReadNative(fd, p, buffer.Length);
+                if (n >= 0)
+                {
+                    return n;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    private static unsafe int WriteAll(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            int written = 0;
+            while (written < data.Length)
+            {
+                nint n = WriteNative(fd, p + written, data.Length - written);
+                if (n >= 0)
+                {
+                    written += (int)n;
+                    continue;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return errno;
+                }
+            }
+
+            return 0;
+        }
+    }
+
+    private static unsafe int Stat(int fd, out Statx status)
+    {
+        fixed (Statx* p = &status)
+        {
+            return StatxNative(fd, string.Empty, EmptyPath, StatxBasicStats, p) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    // open(2) is variadic in C; on x64 and Arm64 Linux a third int argument is passed exactly like a fixed one.
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenNative(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint WriteNative(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameNative(string from, string to);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int StatxNative(int dirfd, string path, int flags, uint mask, Statx* buffer);
+
+    /// <summary><c>struct statx</c>: the same layout on every Linux architecture (256 bytes).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct Statx
+    {
+        [FieldOffset(28)]
+        public ushort Mode;
+
+        [FieldOffset(40)]
+        public ulong Size;
+
+        [FieldOffset(112)]
+        public long MtimeSeconds;
+
+        [FieldOffset(120)]
+        public uint MtimeNanoseconds;
+
+        public readonly DateTime LastWriteTimeUtc =>
+            DateTime.UnixEpoch.AddTicks((MtimeSeconds * TimeSpan.TicksPerSecond) + (MtimeNanoseconds / 100));
+    }
+}
