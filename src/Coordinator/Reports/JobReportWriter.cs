@@ -13,6 +13,18 @@ public static class JobReportWriter
     /// <summary>The format name of a manifest.</summary>
     public const string ManifestFormat = "poscuda-manifest/1";
 
+    private static readonly JsonEncodedText s_key = JsonEncodedText.Encode("key");
+    private static readonly JsonEncodedText s_label = JsonEncodedText.Encode("label");
+    private static readonly JsonEncodedText s_outcome = JsonEncodedText.Encode("outcome");
+    private static readonly JsonEncodedText s_reason = JsonEncodedText.Encode("reason");
+    private static readonly JsonEncodedText s_keyVersion = JsonEncodedText.Encode("keyVersion");
+    private static readonly JsonEncodedText s_sourceETag = JsonEncodedText.Encode("sourceETag");
+    private static readonly JsonEncodedText s_outputETag = JsonEncodedText.Encode("outputETag");
+    private static readonly JsonEncodedText s_bytes = JsonEncodedText.Encode("bytes");
+    private static readonly JsonEncodedText s_clippedSamples = JsonEncodedText.Encode("clippedSamples");
+    private static readonly Dictionary<ObjectOutcome, JsonEncodedText> s_outcomes =
+        Enum.GetValues<ObjectOutcome>().ToDictionary(o => o, o => JsonEncodedText.Encode(Name(o)));
+
     /// <summary>Writes a report: totals, parameters, key id and version, and every failure.</summary>
     public static void WriteReport(Utf8JsonWriter json, JobSummary summary, TimeSpan elapsed)
     {
@@ -52,32 +64,34 @@ public static class JobReportWriter
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(record);
+
+        // A manifest holds one of these per object (100,000s): property names are encoded once, not per object.
         json.WriteStartObject();
-        json.WriteString("key", record.Key);
-        json.WriteString("label", record.Label);
-        json.WriteString("outcome", Name(record.Outcome));
+        json.WriteString(s_key, record.Key);
+        json.WriteString(s_label, record.Label);
+        json.WriteString(s_outcome, s_outcomes[record.Outcome]);
         if (record.Reason is not null)
         {
-            json.WriteString("reason", record.Reason);
+            json.WriteString(s_reason, record.Reason);
         }
 
         if (record.KeyVersion is int version)
         {
-            json.WriteNumber("keyVersion", version);
+            json.WriteNumber(s_keyVersion, version);
         }
 
         if (record.SourceETag is not null)
         {
-            json.WriteString("sourceETag", record.SourceETag);
+            json.WriteString(s_sourceETag, record.SourceETag);
         }
 
         if (record.OutputETag is not null)
         {
-            json.WriteString("outputETag", record.OutputETag);
+            json.WriteString(s_outputETag, record.OutputETag);
         }
 
-        json.WriteNumber("bytes", record.Bytes);
-        json.WriteNumber("clippedSamples", record.ClippedSamples);
+        json.WriteNumber(s_bytes, record.Bytes);
+        json.WriteNumber(s_clippedSamples, record.ClippedSamples);
         json.WriteEndObject();
     }
 

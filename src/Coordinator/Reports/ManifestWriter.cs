@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using PosCuda.Coordinator.Planning;
 using PosCuda.Shared.Ledger;
@@ -20,18 +21,78 @@ public static class ManifestWriter
             ?? throw new ArgumentException($"No job {jobId} in the ledger.", nameof(jobId));
         using var buffer = new MemoryStream();
         JobSummary summary;
-        await using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
+        await using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, SkipValidation = true }))
         {
             // The manifest describes the job as completed: it is written just before the ledger says so.
             JobReportWriter.BeginManifest(json, job with { State = JobState.Completed, FinishedAt = job.FinishedAt ?? DateTimeOffset.UtcNow });
-            summary = await JobSummary.ReadAsync(ledger, jobId, record => JobReportWriter.WriteManifestObject(json, record), cancellationToken)
-                .ConfigureAwait(false);
+            summary = await WriteObjectsAsync(ledger, jobId, json, cancellationToken).ConfigureAwait(false);
             JobReportWriter.EndManifest(json, summary);
         }
 
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["poscuda-job"] = jobId.ToString("D") };
         await destination.PutAsync(KeyFor(jobId), buffer.GetBuffer().AsMemory(0, (int)buffer.Length), metadata, cancellationToken)
             .ConfigureAwait(false);
+        return summary;
+    }
+
+    // Reading the ledger and writing JSON take about as long as each other, and this is the one step of a job that
+    // nothing else overlaps: the ledger is read on this thread while another writes the JSON, in chunks.
+    private static async Task<JobSummary> WriteObjectsAsync(IWorkLedger ledger, Guid jobId, Utf8JsonWriter json, CancellationToken cancellationToken)
+    {
+        const int ChunkSize = 1024;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var chunks = new BlockingCollection<ObjectRecord[]>(boundedCapacity: 16);
+        Task writing = Task.Run(
+            () =>
+            {
+                try
+                {
+                    foreach (ObjectRecord[] chunk in chunks.GetConsumingEnumerable(stop.Token))
+                    {
+                        foreach (ObjectRecord record in chunk)
+                        {
+                            JobReportWriter.WriteManifestObject(json, record);
+                        }
+                    }
+                }
+                catch
+                {
+                    stop.Cancel(); // Unblocks the reader.
+                    throw;
+                }
+            },
+            CancellationToken.None);
+
+        var pending = new List<ObjectRecord>(ChunkSize);
+        JobSummary summary;
+        try
+        {
+            summary = await JobSummary.ReadAsync(
+                ledger,
+                jobId,
+                record =>
+                {
+                    pending.Add(record);
+                    if (pending.Count == ChunkSize)
+                    {
+                        chunks.Add([.. pending], stop.Token);
+                        pending.Clear();
+                    }
+                },
+                stop.Token).ConfigureAwait(false);
+            chunks.Add([.. pending], stop.Token);
+        }
+        catch (OperationCanceledException) when (writing.IsFaulted)
+        {
+            await writing.ConfigureAwait(false); // The writer's failure is the one to report.
+            throw;
+        }
+        finally
+        {
+            chunks.CompleteAdding();
+        }
+
+        await writing.ConfigureAwait(false);
         return summary;
     }
 }
