@@ -191,8 +191,9 @@ public sealed class FileObjectStore : IObjectStore
             LinuxFiles.ReadResult read = LinuxFiles.ReadFile(path, Array.MaxLength);
             switch (read.Errno)
             {
-                case 0 when read.Data is { } data:
-                    return new ObjectContent(data, FormatETag(read.LastWriteTimeUtc, data.Length));
+                case 0 when read.Content is { } content:
+                    content.Complete(content.Length, FormatETag(read.LastWriteTimeUtc, content.Length));
+                    return content;
                 case 0 when read.Kind == LinuxFiles.FileKind.Directory:
                     throw new InvalidObjectException(key, "is a folder, not a file");
                 case 0 when read.Kind == LinuxFiles.FileKind.Other:

@@ -45,7 +45,7 @@ internal static partial class LinuxFiles
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
     /// <summary>What a read found: the bytes, the file's last write time and kind.</summary>
-    public readonly record struct ReadResult(int Errno, byte[]? Data, DateTime LastWriteTimeUtc, FileKind Kind);
+    public readonly record struct ReadResult(int Errno, ObjectContent? Content, DateTime LastWriteTimeUtc, FileKind Kind);
 
     /// <summary>The kind of file an open descriptor refers to.</summary>
     public enum FileKind
@@ -56,7 +56,7 @@ internal static partial class LinuxFiles
     }
 
     /// <summary>Reads a whole regular file without following a link in its last component.</summary>
-    /// <returns>Errno 0 and the bytes; or the kind when it is not a regular file; or the errno that stopped it
+    /// <returns>Errno 0 and the bytes (in a pooled buffer); or the kind when it is not a regular file; or the errno that stopped it
     /// (<see cref="ELOOP"/>: the path names a symbolic link).</returns>
     public static ReadResult ReadFile(string path, long maxLength)
     {
@@ -86,27 +86,28 @@ internal static partial class LinuxFiles
                 return new ReadResult(0, null, lastWrite, kind);
             }
 
-            byte[] data = status.Size == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)status.Size);
+            var content = ObjectContent.Rent((int)status.Size);
+            Span<byte> data = content.Data.Span;
             int read = 0;
             while (read < data.Length)
             {
-                long n = Read(fd, data.AsSpan(read));
+                long n = Read(fd, data[read..]);
                 if (n < 0)
                 {
+                    content.Dispose();
                     return new ReadResult((int)-n, null, lastWrite, kind);
                 }
 
                 if (n == 0)
                 {
-                    // The file shrank since the stat: keep what it holds now.
-                    Array.Resize(ref data, read);
-                    break;
+                    break; // The file shrank since the stat: keep what it holds now.
                 }
 
                 read += (int)n;
             }
 
-            return new ReadResult(0, data, lastWrite, kind);
+            content.Complete(read, null);
+            return new ReadResult(0, content, lastWrite, kind);
         }
         finally
         {

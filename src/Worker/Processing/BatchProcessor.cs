@@ -98,15 +98,24 @@ public sealed class BatchProcessor
             return Failed(item, job, e.Reason, null, 0);
         }
 
+        using (content)
+        {
+            return await ProtectAndPutAsync(context, item, content, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<ObjectResult> ProtectAndPutAsync(BatchContext context, BatchObject item, ObjectContent content, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
         ProtectResult protect;
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
-            protect = context.Spec.Protect(content.Data, context.Patch, job.Parameters, item.Key);
+            protect = context.Spec.Protect(content.Data.Span, context.Patch, job.Parameters, item.Key);
         }
         catch (InvalidObjectException e)
         {
-            return Failed(item, job, e.Reason, content.ETag, content.Data.Length);
+            return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
 
         var metadata = new Dictionary<string, string>(5, StringComparer.Ordinal)
@@ -129,11 +138,11 @@ public sealed class BatchProcessor
         }
         catch (InvalidObjectException e)
         {
-            return Failed(item, job, e.Reason, content.ETag, content.Data.Length);
+            return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
 
         return new ObjectResult(
-            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Data.Length, protect.ClippedSamples);
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples);
     }
 
     private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)

@@ -49,7 +49,8 @@ public abstract class ObjectStoreContractTests
         await store.PutAsync("empty.wav", ReadOnlyMemory<byte>.Empty, NoMetadata, CancellationToken.None);
         ObjectContent content = await store.GetAsync("empty.wav", CancellationToken.None);
 
-        Assert.Empty(content.Data);
+        Assert.Equal(0, content.Length);
+        Assert.True(content.Data.IsEmpty);
         StoredObject listed = Assert.Single(await ListAllAsync(store));
         Assert.Equal(new StoredObject("empty.wav", 0, content.ETag), listed);
     }
@@ -120,6 +121,32 @@ public abstract class ObjectStoreContractTests
     }
 
     [Fact]
+    public async Task GetAsync_ManyReadsDisposedInTurn_EachSeesItsOwnBytes()
+    {
+        // Stores may read into pooled buffers: a disposed read's buffer serves the next one, never a live one.
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[][] clips = [.. Enumerable.Range(0, 6).Select(i => Pattern(3000 + (i * 517), seed: 40 + i))];
+        for (int i = 0; i < clips.Length; i++)
+        {
+            await store.PutAsync($"p/{i}.wav", clips[i], NoMetadata, CancellationToken.None);
+        }
+
+        ObjectContent held = await store.GetAsync("p/0.wav", CancellationToken.None);
+        for (int round = 0; round < 3; round++)
+        {
+            for (int i = 1; i < clips.Length; i++)
+            {
+                using ObjectContent content = await store.GetAsync($"p/{i}.wav", CancellationToken.None);
+                Assert.True(clips[i].AsSpan().SequenceEqual(content.Data.Span), $"p/{i}.wav read back wrong");
+            }
+        }
+
+        Assert.True(clips[0].AsSpan().SequenceEqual(held.Data.Span), "a live read was overwritten");
+        held.Dispose();
+        Assert.True(held.Data.IsEmpty);
+    }
+
+    [Fact]
     public async Task PutAsync_ExistingKey_OverwritesWithNewBytes()
     {
         await using IObjectStore store = await CreateStoreAsync();
@@ -141,7 +168,7 @@ public abstract class ObjectStoreContractTests
 
         await Task.WhenAll(versions.Select(v => store.PutAsync("race.wav", v, NoMetadata, CancellationToken.None)));
 
-        byte[] final = (await store.GetAsync("race.wav", CancellationToken.None)).Data;
+        byte[] final = (await store.GetAsync("race.wav", CancellationToken.None)).Data.ToArray();
         Assert.Contains(versions, v => v.AsSpan().SequenceEqual(final));
         Assert.Single(await ListAllAsync(store));
     }
