@@ -124,7 +124,7 @@ public static class ProtectCommand
         };
 
         Guid jobId = Guid.Empty;
-        Task planning = Task.CompletedTask;
+        Task<PlanSummary?> planning = Task.FromResult<PlanSummary?>(null);
         if (existing is Guid resumed)
         {
             jobId = resumed;
@@ -176,11 +176,19 @@ public static class ProtectCommand
                 throw;
             }
 
-            // The job's size is known once planning is done (at once, when resuming).
-            JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-            StatusCommand.Totals totals = StatusCommand.Summarise(status);
-            progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead - progress.Finished);
+            // The job's size is known once planning is done; a resumed job asks the ledger what earlier runs did.
+            if (await planning.ConfigureAwait(false) is PlanSummary plan)
+            {
+                progress.SetTotal(plan.Planned, 0);
+            }
+            else
+            {
+                JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
+                StatusCommand.Totals totals = StatusCommand.Summarise(status);
+                progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead - progress.Finished);
+            }
+
             await work.ConfigureAwait(false);
         }
 
@@ -236,7 +244,7 @@ public static class ProtectCommand
         return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
     }
 
-    private static async Task PlanAsync(
+    private static async Task<PlanSummary?> PlanAsync(
         IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err,
         Action<Guid> onCreated, CancellationToken cancellationToken)
     {
@@ -247,6 +255,7 @@ public static class ProtectCommand
         await err.WriteLineAsync(
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
+        return plan;
     }
 
     private static async Task WriteReportAsync(string path, JobSummary summary, TimeSpan elapsed, CancellationToken cancellationToken)
