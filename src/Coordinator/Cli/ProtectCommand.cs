@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 using PosCuda.Coordinator.Maintenance;
 using PosCuda.Coordinator.Planning;
 using PosCuda.Coordinator.Progress;
@@ -99,7 +98,6 @@ public static class ProtectCommand
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
 
-        using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + Path.Combine(statePath, "ledger.db"));
         await ledger.MigrateAsync(cancellationToken).ConfigureAwait(false);
         await using var stores = new ObjectStoreCache(request.StoreOptions);
@@ -160,7 +158,7 @@ public static class ProtectCommand
             : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
         var processor = new BatchProcessor(keyring, stores, progress);
         var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
-        var worker = new WorkerLoop(ledger, processor, options, loggerFactory.CreateLogger("worker"));
+        var worker = new WorkerLoop(ledger, processor, options, new WarningWriter("worker", Console.Error));
 
         async Task RunJobAsync()
         {
@@ -216,7 +214,7 @@ public static class ProtectCommand
             return ExitCodes.Error;
         }
 
-        var coordinator = new CoordinatorLoop(ledger, stores, options.WorkerId, TimeSpan.FromSeconds(1), loggerFactory.CreateLogger("coordinator"));
+        var coordinator = new CoordinatorLoop(ledger, stores, options.WorkerId, TimeSpan.FromSeconds(1), new WarningWriter("coordinator", Console.Error));
         JobSummary? completed = null;
         coordinator.JobCompleted += s => completed = s.Job.JobId == jobId ? s : completed;
         TimeSpan processed = clock.Elapsed;
