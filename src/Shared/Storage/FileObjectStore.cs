@@ -33,6 +33,14 @@ public sealed class FileObjectStore : IObjectStore
     };
 
     // Folders known to exist (for writes) and known to resolve inside the root (for reads): one syscall each, once.
+    // The folder each thread last read from and wrote to, held open (Linux): a job works through a folder's clips one
+    // after another, and opening by name within a held folder spares the kernel a walk down the whole path. Each
+    // handle belongs to one thread, so none is closed while in use.
+    [ThreadStatic]
+    private static FolderHandle? t_readFolder;
+    [ThreadStatic]
+    private static FolderHandle? t_writeFolder;
+
     private readonly ConcurrentDictionary<string, byte> _createdFolders = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _checkedFolders = new(StringComparer.Ordinal);
     private readonly string _rootWithSeparator;
@@ -188,7 +196,7 @@ public sealed class FileObjectStore : IObjectStore
         EnsureFolderInsideRoot(key, path);
         if (LinuxFiles.IsSupported)
         {
-            LinuxFiles.ReadResult read = LinuxFiles.ReadFile(path, Array.MaxLength);
+            LinuxFiles.ReadResult read = ReadLinux(path);
             switch (read.Errno)
             {
                 case 0 when read.Content is { } content:
@@ -212,6 +220,27 @@ public sealed class FileObjectStore : IObjectStore
         }
 
         return ReadPortable(key, path);
+    }
+
+    // Reads through this thread's handle on the file's folder, so the kernel resolves one name instead of a path.
+    // An object that seems missing is looked up once more by its path: the folder may have been replaced since.
+    private static LinuxFiles.ReadResult ReadLinux(string path)
+    {
+        ReadOnlySpan<char> folder = Path.GetDirectoryName(path.AsSpan());
+        int fd = FolderHandle.Get(ref t_readFolder, folder);
+        if (fd == LinuxFiles.NoFolder)
+        {
+            return LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, Array.MaxLength);
+        }
+
+        LinuxFiles.ReadResult read = LinuxFiles.ReadFile(fd, Path.GetFileName(path), Array.MaxLength);
+        if (read.Errno == LinuxFiles.ENOENT)
+        {
+            FolderHandle.Forget(ref t_readFolder);
+            read = LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, Array.MaxLength);
+        }
+
+        return read;
     }
 
     private ObjectContent ReadPortable(string key, string path)
@@ -338,18 +367,26 @@ public sealed class FileObjectStore : IObjectStore
 
     private string WriteLinux(string key, string path, string folder, string tempPath, ReadOnlySpan<byte> data)
     {
-        int errno = LinuxFiles.CreateFile(tempPath, data, out DateTime lastWrite);
+        // Through this thread's handle on the folder: the kernel resolves two short names instead of three paths.
+        string name = Path.GetFileName(path);
+        string tempName = Path.GetFileName(tempPath);
+        int fd = FolderHandle.Get(ref t_writeFolder, folder);
+        int errno = fd == LinuxFiles.NoFolder
+            ? LinuxFiles.CreateFile(LinuxFiles.NoFolder, tempPath, data, out DateTime lastWrite)
+            : LinuxFiles.CreateFile(fd, tempName, data, out lastWrite);
         if (errno == LinuxFiles.ENOENT)
         {
             // Someone removed a folder we had created: forget it and create it again, once.
+            FolderHandle.Forget(ref t_writeFolder);
             _createdFolders.TryRemove(folder, out _);
             EnsureFolderExists(folder);
-            errno = LinuxFiles.CreateFile(tempPath, data, out lastWrite);
+            fd = LinuxFiles.NoFolder;
+            errno = LinuxFiles.CreateFile(fd, tempPath, data, out lastWrite);
         }
 
         if (errno == 0)
         {
-            errno = LinuxFiles.Rename(tempPath, path);
+            errno = fd == LinuxFiles.NoFolder ? LinuxFiles.Rename(fd, tempPath, path) : LinuxFiles.Rename(fd, tempName, name);
         }
 
         if (errno == 0)
@@ -531,6 +568,43 @@ public sealed class FileObjectStore : IObjectStore
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    private sealed class FolderHandle(string path, SafeFileHandle handle)
+    {
+        // A handle follows its folder if the folder is renamed; reopening by path this often bounds how long a
+        // folder renamed or replaced during a job goes on being used. A deleted folder is noticed at once (ENOENT).
+        private const long MaxAgeMilliseconds = 1000;
+
+        private readonly string _path = path;
+        private readonly SafeFileHandle _handle = handle;
+        private readonly long _openedAt = Environment.TickCount64;
+
+        // The descriptor of this thread's handle on folder, opening it when the thread moves on to another folder,
+        // or NoFolder when the folder cannot be opened (the caller then goes by the whole path and meets the error).
+        public static int Get(ref FolderHandle? slot, ReadOnlySpan<char> folder)
+        {
+            if (slot is { } held && folder.SequenceEqual(held._path) && Environment.TickCount64 - held._openedAt < MaxAgeMilliseconds)
+            {
+                return (int)held._handle.DangerousGetHandle();
+            }
+
+            Forget(ref slot);
+            string path = folder.ToString();
+            if (LinuxFiles.OpenFolder(path, out _) is not { } handle)
+            {
+                return LinuxFiles.NoFolder;
+            }
+
+            slot = new FolderHandle(path, handle);
+            return (int)handle.DangerousGetHandle();
+        }
+
+        public static void Forget(ref FolderHandle? slot)
+        {
+            slot?._handle.Dispose();
+            slot = null;
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace PosCuda.Shared.Storage;
 
@@ -8,6 +9,8 @@ namespace PosCuda.Shared.Storage;
 /// after every open, an <c>lseek</c> to learn whether the file can seek, and two <c>lstat</c>s before a rename. On a
 /// RAM-backed folder those calls are most of the work, so the store reads a file with <c>open</c>, <c>statx</c>,
 /// <c>read</c>, <c>close</c> and writes one with <c>open</c>, <c>write</c>, <c>statx</c>, <c>close</c>, <c>rename</c>.</para>
+/// <para>Names are resolved in a folder the caller holds open (<c>openat</c>, <c>renameat</c>), so the kernel looks up
+/// one name rather than walking the whole path for each call.</para>
 /// <para>Every call returns an errno rather than throwing, so the store maps each one to the error its callers expect.
 /// Only x64 and Arm64 Linux are supported (the open flags differ by architecture); elsewhere the store uses .NET's APIs.</para>
 /// </remarks>
@@ -36,9 +39,14 @@ internal static partial class LinuxFiles
     private const int RegularFile = 0x8000;
     private const int DirectoryFile = 0x4000;
     private const int NewFileMode = 0x1B6; // 0666, less the process umask, as .NET creates files.
+    private const int PathOnly = 0x200000;
 
-    // O_NOFOLLOW differs between the two architectures; the other flags above are the same on both.
+    // O_NOFOLLOW and O_DIRECTORY differ between the two architectures; the other flags are the same on both.
     private static readonly int s_noFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+    private static readonly int s_directory = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
+
+    /// <summary><c>AT_FDCWD</c>: names are paths, resolved from the working directory (absolute paths: from the root).</summary>
+    public const int NoFolder = -100;
 
     /// <summary>Whether this process can use these calls.</summary>
     public static bool IsSupported { get; } =
@@ -55,12 +63,24 @@ internal static partial class LinuxFiles
         Other,
     }
 
+    /// <summary>Opens a folder for use as the base of the other calls (<c>O_PATH</c>: no read access is needed).</summary>
+    /// <returns>The handle, or null and the errno.</returns>
+    public static SafeFileHandle? OpenFolder(string path, out int errno)
+    {
+        int fd = OpenRetrying(NoFolder, path, PathOnly | s_directory | CloseOnExec, 0);
+        errno = fd < 0 ? -fd : 0;
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
     /// <summary>Reads a whole regular file without following a link in its last component.</summary>
+    /// <param name="folder">The descriptor <paramref name="name"/> is relative to, or <see cref="NoFolder"/>.</param>
+    /// <param name="name">The file's name in <paramref name="folder"/>, or its path.</param>
+    /// <param name="maxLength">Longer files are not read (the result has no content).</param>
     /// <returns>Errno 0 and the bytes (in a pooled buffer); or the kind when it is not a regular file; or the errno that stopped it
     /// (<see cref="ELOOP"/>: the path names a symbolic link).</returns>
-    public static ReadResult ReadFile(string path, long maxLength)
+    public static ReadResult ReadFile(int folder, string name, long maxLength)
     {
-        int fd = OpenRetrying(path, ReadOnly | CloseOnExec | NonBlocking | s_noFollow, 0);
+        int fd = OpenRetrying(folder, name, ReadOnly | CloseOnExec | NonBlocking | s_noFollow, 0);
         if (fd < 0)
         {
             return new ReadResult(-fd, null, default, FileKind.Other);
@@ -115,12 +135,12 @@ internal static partial class LinuxFiles
         }
     }
 
-    /// <summary>Creates <paramref name="path"/> (which must not exist) holding <paramref name="data"/>.</summary>
+    /// <summary>Creates <paramref name="name"/> in <paramref name="folder"/> (it must not exist) holding <paramref name="data"/>.</summary>
     /// <returns>0 and the file's last write time, or the errno that stopped it (the file may then exist, partly written).</returns>
-    public static int CreateFile(string path, ReadOnlySpan<byte> data, out DateTime lastWriteTimeUtc)
+    public static int CreateFile(int folder, string name, ReadOnlySpan<byte> data, out DateTime lastWriteTimeUtc)
     {
         lastWriteTimeUtc = default;
-        int fd = OpenRetrying(path, WriteOnly | Create | Exclusive | CloseOnExec, NewFileMode);
+        int fd = OpenRetrying(folder, name, WriteOnly | Create | Exclusive | CloseOnExec, NewFileMode);
         if (fd < 0)
         {
             return -fd;
@@ -143,18 +163,19 @@ internal static partial class LinuxFiles
         return errno;
     }
 
-    /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> atomically.</summary>
+    /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> (both in <paramref name="folder"/>) atomically.</summary>
     /// <returns>0, or the errno.</returns>
-    public static int Rename(string from, string to) => RenameNative(from, to) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    public static int Rename(int folder, string from, string to) =>
+        RenameNative(folder, from, folder, to) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>The system's text for an errno.</summary>
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
-    private static int OpenRetrying(string path, int flags, int mode)
+    private static int OpenRetrying(int folder, string name, int flags, int mode)
     {
         while (true)
         {
-            int fd = OpenNative(path, flags, mode);
+            int fd = OpenNative(folder, name, flags, mode);
             if (fd >= 0)
             {
                 return fd;
@@ -222,9 +243,9 @@ internal static partial class LinuxFiles
         }
     }
 
-    // open(2) is variadic in C; on x64 and Arm64 Linux a third int argument is passed exactly like a fixed one.
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenNative(string path, int flags, int mode);
+    // openat(2) is variadic in C; on x64 and Arm64 Linux the mode argument is passed exactly like a fixed one.
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenNative(int folder, string name, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint ReadNative(int fd, byte* buffer, nint count);
@@ -235,8 +256,8 @@ internal static partial class LinuxFiles
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
-    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int RenameNative(string from, string to);
+    [LibraryImport("libc", EntryPoint = "renameat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameNative(int fromFolder, string from, int toFolder, string to);
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int StatxNative(int dirfd, string path, int flags, uint mask, Statx* buffer);

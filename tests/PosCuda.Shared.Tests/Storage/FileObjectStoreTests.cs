@@ -189,6 +189,38 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_FolderDeletedAndMadeAgainBetweenReads_ReadsWhatIsThereNow()
+    {
+        // Reads go through a handle on the folder that each thread holds between reads; a deleted folder must not be
+        // read through it. The folder store completes synchronously, so both reads below run on this thread.
+        await using FileObjectStore store = CreateFileStore();
+        byte[] first = Pattern(900, seed: 20);
+        byte[] second = Pattern(700, seed: 21);
+        string folder = Path.Combine(store.RootPath, "d");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "x.wav"), first);
+        using (ObjectContent before = ReadNow(store, "d/x.wav"))
+        {
+            Assert.True(first.AsSpan().SequenceEqual(before.Data.Span));
+        }
+
+        Directory.Delete(folder, recursive: true);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "x.wav"), second);
+
+        using ObjectContent after = ReadNow(store, "d/x.wav");
+        Assert.True(second.AsSpan().SequenceEqual(after.Data.Span), "read through the deleted folder");
+    }
+
+    // The folder store reads synchronously: the returned task is complete, on the calling thread.
+    private static ObjectContent ReadNow(FileObjectStore store, string key)
+    {
+        Task<ObjectContent> read = store.GetAsync(key, CancellationToken.None);
+        Assert.True(read.IsCompletedSuccessfully, $"reading {key} did not complete synchronously");
+        return read.Result;
+    }
+
+    [Fact]
     public async Task GetAsync_NamedPipe_IsRefusedWithoutWaitingForAWriter()
     {
         await using FileObjectStore store = CreateFileStore();
