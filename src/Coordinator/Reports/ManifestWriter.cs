@@ -82,9 +82,10 @@ public static class ManifestWriter
                 stop.Token).ConfigureAwait(false);
             chunks.Add([.. pending], stop.Token);
         }
-        catch (OperationCanceledException) when (writing.IsFaulted)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            await writing.ConfigureAwait(false); // The writer's failure is the one to report.
+            // Only a failing writer cancels on its own, and it is ending: its failure is the one to report.
+            await writing.ConfigureAwait(false);
             throw;
         }
         finally

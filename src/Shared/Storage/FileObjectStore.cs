@@ -32,7 +32,6 @@ public sealed class FileObjectStore : IObjectStore
         MatchType = MatchType.Simple,
     };
 
-    // Folders known to exist (for writes) and known to resolve inside the root (for reads): one syscall each, once.
     // The folder each thread last read from and wrote to, held open (Linux): a job works through a folder's clips one
     // after another, and opening by name within a held folder spares the kernel a walk down the whole path. Each
     // handle belongs to one thread, so none is closed while in use.
@@ -41,6 +40,7 @@ public sealed class FileObjectStore : IObjectStore
     [ThreadStatic]
     private static FolderHandle? t_writeFolder;
 
+    // Folders known to exist (for writes) and known to resolve inside the root (for reads): one syscall each, once.
     private readonly ConcurrentDictionary<string, byte> _createdFolders = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _checkedFolders = new(StringComparer.Ordinal);
     private readonly string _rootWithSeparator;

@@ -10,6 +10,7 @@ namespace PosCuda.Shared.Storage;
 /// </remarks>
 public sealed class ObjectContent : IDisposable
 {
+    private const int MaxPooledLength = 1 << 20;
     private byte[] _buffer;
     private bool _pooled;
 
@@ -38,10 +39,16 @@ public sealed class ObjectContent : IDisposable
     /// <summary>The entity tag the bytes were read at, if the store has one.</summary>
     public string? ETag { get; private set; }
 
-    /// <summary>Content of <paramref name="length"/> bytes in a pooled buffer, to be filled through <see cref="Data"/>.</summary>
+    /// <summary>Content of <paramref name="length"/> bytes to be filled through <see cref="Data"/>: in a pooled buffer
+    /// up to 1 MiB (pooled buffers come in powers of two, which would waste up to half of a long recording's memory).</summary>
     public static ObjectContent Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length > MaxPooledLength)
+        {
+            return new ObjectContent(GC.AllocateUninitializedArray<byte>(length), etag: null);
+        }
+
         return new ObjectContent(length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length), length);
     }
 

@@ -121,6 +121,18 @@ public abstract class ObjectStoreContractTests
     }
 
     [Fact]
+    public async Task PutAsync_ThenGetAsync_ObjectOfSeveralMegabytes_RoundTrips()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] data = Pattern(3_000_017, seed: 39);
+
+        await store.PutAsync("long/recording.wav", data, NoMetadata, CancellationToken.None);
+        using ObjectContent content = await store.GetAsync("long/recording.wav", CancellationToken.None);
+
+        Assert.True(data.AsSpan().SequenceEqual(content.Data.Span));
+    }
+
+    [Fact]
     public async Task GetAsync_ManyReadsDisposedInTurn_EachSeesItsOwnBytes()
     {
         // Stores may read into pooled buffers: a disposed read's buffer serves the next one, never a live one.
