@@ -20,6 +20,8 @@ namespace PosCuda.Coordinator.Cli;
 /// <summary><c>poscuda protect SRC DST</c>: a whole job on one machine, with an embedded, resumable SQLite ledger.</summary>
 public static class ProtectCommand
 {
+    private const string ProtectCoordinatorId = "poscuda-protect";
+
     // Batches are opened to the workers every this many planned objects, so protecting starts while listing goes on.
     private const int StreamEvery = 8192;
 
@@ -159,6 +161,14 @@ public static class ProtectCommand
         var processor = new BatchProcessor(keyring, stores, progress);
         var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
         var worker = new WorkerLoop(ledger, processor, options, new WarningWriter("worker", Console.Error));
+        if (existing is not null)
+        {
+            // Resuming: the size and what earlier runs finished are known now, before any worker of this run starts.
+            JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
+            StatusCommand.Totals totals = StatusCommand.Summarise(status);
+            progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead);
+        }
 
         async Task RunJobAsync()
         {
@@ -174,17 +184,10 @@ public static class ProtectCommand
                 throw;
             }
 
-            // The job's size is known once planning is done; a resumed job asks the ledger what earlier runs did.
+            // A new job's size is known once planning is done.
             if (await planning.ConfigureAwait(false) is PlanSummary plan)
             {
                 progress.SetTotal(plan.Planned, 0);
-            }
-            else
-            {
-                JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-                StatusCommand.Totals totals = StatusCommand.Summarise(status);
-                progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead - progress.Finished);
             }
 
             await work.ConfigureAwait(false);
@@ -214,17 +217,18 @@ public static class ProtectCommand
             return ExitCodes.Error;
         }
 
-        var coordinator = new CoordinatorLoop(ledger, stores, options.WorkerId, TimeSpan.FromSeconds(1), new WarningWriter("coordinator", Console.Error));
+        // The state folder's lock makes this the only coordinator of this ledger, so it holds leadership under a fixed
+        // name: a run that follows a killed or just-finished one takes over at once instead of waiting out its lease.
+        var coordinator = new CoordinatorLoop(ledger, stores, ProtectCoordinatorId, TimeSpan.FromSeconds(1), new WarningWriter("coordinator", Console.Error));
         JobSummary? completed = null;
         coordinator.JobCompleted += s => completed = s.Job.JobId == jobId ? s : completed;
         TimeSpan processed = clock.Elapsed;
         await coordinator.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         JobSummary summary = completed ?? await JobSummary.ReadAsync(ledger, jobId, null, cancellationToken).ConfigureAwait(false);
-        await err.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Finished job {jobId} in {(clock.Elapsed - processed).TotalSeconds:F1} s (manifest {ManifestWriter.KeyFor(jobId)}).")).ConfigureAwait(false);
-        if (summary.Job.State != JobState.Completed)
-        {
-            await err.WriteLineAsync($"Job {jobId} did not complete ({summary.Pending} objects pending).").ConfigureAwait(false);
-        }
+        bool complete = summary.Job.State == JobState.Completed;
+        await err.WriteLineAsync(complete
+            ? string.Create(CultureInfo.InvariantCulture, $"Finished job {jobId} in {(clock.Elapsed - processed).TotalSeconds:F1} s (manifest {ManifestWriter.KeyFor(jobId)}).")
+            : $"Job {jobId} did not complete ({summary.Pending} objects pending); run the same command again.").ConfigureAwait(false);
 
         if (request.ReportPath is not null)
         {
@@ -239,6 +243,11 @@ public static class ProtectCommand
         Console.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"poscuda: job {jobId}: {summary.Protected} protected, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyring.KeyId} v{keyring.Active}, {request.Parameters.Spec})"));
+        if (!complete)
+        {
+            return ExitCodes.Error;
+        }
+
         return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
     }
 

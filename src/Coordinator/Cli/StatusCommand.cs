@@ -108,6 +108,10 @@ public static class StatusCommand
         return new Totals(objects, done, failed, dead, retries, rate, mbps, eta, window);
     }
 
+    /// <summary>An ETA as <c>hh:mm:ss</c>, with the hours running past 24 (a day-long ETA is <c>30:00:00</c>, not <c>06:00:00</c>).</summary>
+    public static string FormatEta(TimeSpan eta) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(long)eta.TotalHours:D2}:{eta.Minutes:D2}:{eta.Seconds:D2}");
+
     /// <summary>The human-readable status, as of now.</summary>
     public static string Format(JobStatus status) => Format(status, DateTimeOffset.UtcNow);
 
@@ -124,7 +128,7 @@ public static class StatusCommand
         double percent = t.Objects == 0 ? 100 : 100.0 * (t.Done + t.Failed + t.Dead) / t.Objects;
         text.AppendLine(inv, $"  {t.Done + t.Failed + t.Dead}/{t.Objects} objects ({percent:F1}%): {t.Done} protected, {t.Failed} failed, {t.Dead} dead");
         string window = t.Window >= s_throughputWindow ? "last minute" : string.Create(inv, $"last {t.Window.TotalSeconds:F0} s");
-        text.AppendLine(inv, $"  throughput ({window}): {t.ObjectsPerSecond:F1} objects/s, {t.MegabytesPerSecond:F2} MB/s; ETA {(t.Eta is TimeSpan eta ? eta.ToString(@"hh\:mm\:ss", inv) : "unknown")}; retries {t.Retries}");
+        text.AppendLine(inv, $"  throughput ({window}): {t.ObjectsPerSecond:F1} objects/s, {t.MegabytesPerSecond:F2} MB/s; ETA {(t.Eta is TimeSpan eta ? FormatEta(eta) : "unknown")}; retries {t.Retries}");
         text.AppendLine(inv, $"  {"class",-16} {"objects",8} {"done",8} {"failed",7} {"dead",6} {"pending",8} {"leased",7} {"retries",8}");
         foreach (ClassStatus c in status.Classes)
         {

@@ -130,8 +130,9 @@ public sealed class ProgressDisplay : IWorkObserver
         return seconds <= 0 ? 0 : Finished / seconds;
     }
 
-    private static string FormatDuration(TimeSpan span)
+    /// <summary>A duration for people: <c>m:ss</c> under an hour, else whole hours (past 24 too) then <c>:mm:ss</c>.</summary>
+    public static string FormatDuration(TimeSpan span)
         => span.TotalHours >= 1
-            ? span.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)
+            ? string.Create(CultureInfo.InvariantCulture, $"{(long)span.TotalHours}:{span.Minutes:D2}:{span.Seconds:D2}")
             : span.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 }

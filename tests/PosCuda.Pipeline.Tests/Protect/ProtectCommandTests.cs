@@ -144,6 +144,23 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
     }
 
     [Fact]
+    public async Task Protect_SecondJobRightAfterAnotherOnTheSameState_CompletesWithItsManifest()
+    {
+        // Two processes, one after the other, on one state folder: the second must not wait out (or be refused by)
+        // the coordinator lease the first left behind; before that was fixed it exited 0 with no manifest.
+        using var temp = new TempDirectory();
+        string dst = temp["out"];
+        string[] common = [RepositoryPaths.Sample, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--quiet"];
+
+        Telemetry.PoscudaRun first = await Telemetry.PoscudaProcess.RunAsync([.. common.Prepend("protect")]);
+        Telemetry.PoscudaRun second = await Telemetry.PoscudaProcess.RunAsync([.. common.Prepend("protect"), "--taps", "40"]);
+
+        Assert.True(first.ExitCode == ExitCodes.Success, first.ToString());
+        Assert.True(second.ExitCode == ExitCodes.Success, second.ToString());
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(dst, ".poscuda", "manifests"), "*.json").Length);
+    }
+
+    [Fact]
     public async Task Protect_KilledHalfway_SameCommandFinishesWithIdenticalOutput()
     {
         using var temp = new TempDirectory();

@@ -72,6 +72,16 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         Assert.Contains("throughput (last 10 s): 40.0 objects/s, 0.40 MB/s; ETA 00:00:15", StatusCommand.Format(status, now), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(15, "00:00:15")]
+    [InlineData(3 * 3600 + 4 * 60 + 5, "03:04:05")]
+    [InlineData(30 * 3600, "30:00:00")]
+    [InlineData(125 * 3600 + 59, "125:00:59")]
+    public void FormatEta_AnyLength_HoursRunPastADay(int seconds, string expected)
+    {
+        Assert.Equal(expected, StatusCommand.FormatEta(TimeSpan.FromSeconds(seconds)));
+    }
+
     [Fact]
     public void Summarise_JobRunningLongerThanAMinute_RateIsOverTheMinute()
     {
