@@ -1,8 +1,10 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using PosCuda.Coordinator.Planning;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
+using PosCuda.Worker.Processing;
 
 namespace PosCuda.Coordinator.Reports;
 
@@ -19,9 +21,10 @@ public static class ManifestWriter
         ArgumentNullException.ThrowIfNull(destination);
         JobRecord job = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false)
             ?? throw new ArgumentException($"No job {jobId} in the ledger.", nameof(jobId));
-        using var buffer = new MemoryStream();
+        // The JSON goes straight into one growing buffer that is then written as is.
+        var buffer = new ArrayBufferWriter<byte>(1 << 20);
         JobSummary summary;
-        await using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, SkipValidation = true }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, SkipValidation = true }))
         {
             // The manifest describes the job as completed: it is written just before the ledger says so.
             JobReportWriter.BeginManifest(json, job with { State = JobState.Completed, FinishedAt = job.FinishedAt ?? DateTimeOffset.UtcNow });
@@ -29,9 +32,8 @@ public static class ManifestWriter
             JobReportWriter.EndManifest(json, summary);
         }
 
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["poscuda-job"] = jobId.ToString("D") };
-        await destination.PutAsync(KeyFor(jobId), buffer.GetBuffer().AsMemory(0, (int)buffer.Length), metadata, cancellationToken)
-            .ConfigureAwait(false);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [OutputMetadata.Job] = jobId.ToString("D") };
+        await destination.PutAsync(KeyFor(jobId), buffer.WrittenMemory, metadata, cancellationToken).ConfigureAwait(false);
         return summary;
     }
 

@@ -6,6 +6,7 @@ namespace PosCuda.Shared.Labels;
 public sealed class RegexLabelRule : LabelRule
 {
     private readonly Regex _regex;
+    private readonly int _labelGroup;
 
     internal RegexLabelRule(string text, string pattern)
         : base(text)
@@ -19,7 +20,9 @@ public sealed class RegexLabelRule : LabelRule
             throw new ArgumentException($"Label rule '{text}': invalid regular expression: {e.Message}", nameof(pattern), e);
         }
 
-        if (Array.IndexOf(_regex.GetGroupNames(), "label") < 0)
+        // Looked up once: the rule runs on every key of a job.
+        _labelGroup = _regex.GroupNumberFromName("label");
+        if (_labelGroup < 0)
         {
             throw new ArgumentException($"Label rule '{text}': the pattern needs a named group 'label', e.g. (?<label>\\d+).", nameof(pattern));
         }
@@ -39,7 +42,7 @@ public sealed class RegexLabelRule : LabelRule
             return null;
         }
 
-        Group group = match.Groups["label"];
+        Group group = match.Groups[_labelGroup];
         if (!match.Success || !group.Success || group.Length == 0)
         {
             reason = $"no label: the key does not match the label rule '{Text}'";

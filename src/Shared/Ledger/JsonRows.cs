@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace PosCuda.Shared.Ledger;
@@ -7,7 +8,8 @@ namespace PosCuda.Shared.Ledger;
 /// <summary>Rows for one SQL statement over <c>json_each</c>: a JSON array of arrays, one per row.</summary>
 /// <remarks>
 /// Writing many rows through one statement that reads them from a JSON parameter costs one bind and one step,
-/// where a prepared statement per row costs a bind per column and a step per row.
+/// where a prepared statement per row costs a bind per column and a step per row. Text goes in unescaped where JSON
+/// allows it (the result is SQL parameter text, never HTML), so keys in any script keep their size.
 /// </remarks>
 internal sealed class JsonRows : IDisposable
 {
@@ -16,22 +18,15 @@ internal sealed class JsonRows : IDisposable
 
     public JsonRows()
     {
-        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         _json.WriteStartArray();
     }
-
-    /// <summary>Rows written so far.</summary>
-    public int Count { get; private set; }
 
     /// <summary>Starts a row.</summary>
     public void Begin() => _json.WriteStartArray();
 
     /// <summary>Ends a row.</summary>
-    public void End()
-    {
-        _json.WriteEndArray();
-        Count++;
-    }
+    public void End() => _json.WriteEndArray();
 
     /// <summary>A text column (SQL NULL when null).</summary>
     public void Text(string? value)

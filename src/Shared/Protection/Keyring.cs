@@ -271,7 +271,15 @@ public sealed class Keyring
                 total += read;
             }
 
-            return total == content.Length ? content : content[..total];
+            if (total == content.Length)
+            {
+                return content;
+            }
+
+            // The file shrank while being read: keep what was read, and wipe the longer buffer's copy of the secret.
+            byte[] exact = content[..total];
+            CryptographicOperations.ZeroMemory(content);
+            return exact;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -4,7 +4,7 @@ namespace PosCuda.Shared.Protection;
 public sealed record ProtectionParameters
 {
     /// <summary>The spec every job and output records.</summary>
-    public const string DefaultSpec = "poscuda-v1";
+    public const string DefaultSpec = PoscudaV1.SpecName;
 
     public ProtectionParameters(
         int taps = 80, int patchLength = 240, double blur = 0.01, int window = 4000,

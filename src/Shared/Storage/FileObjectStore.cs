@@ -200,7 +200,7 @@ public sealed class FileObjectStore : IObjectStore
             switch (read.Errno)
             {
                 case 0 when read.Content is { } content:
-                    content.Complete(content.Length, FormatETag(read.LastWriteTimeUtc, content.Length));
+                    content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
                     return content;
                 case 0 when read.Kind == LinuxFiles.FileKind.Directory:
                     throw new InvalidObjectException(key, "is a folder, not a file");
@@ -326,11 +326,12 @@ public sealed class FileObjectStore : IObjectStore
 
         string folder = Path.GetDirectoryName(path)!;
         EnsureFolderExists(folder);
-        string tempPath = Path.Join(folder, string.Create(
-            System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}"));
+        string tempName = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}");
+        string tempPath = Path.Join(folder, tempName);
         if (LinuxFiles.IsSupported)
         {
-            return WriteLinux(key, path, folder, tempPath, data);
+            return WriteLinux(key, new WriteTarget(path, folder, name, tempPath, tempName), data);
         }
 
         try
@@ -365,11 +366,10 @@ public sealed class FileObjectStore : IObjectStore
         }
     }
 
-    private string WriteLinux(string key, string path, string folder, string tempPath, ReadOnlySpan<byte> data)
+    private string WriteLinux(string key, WriteTarget target, ReadOnlySpan<byte> data)
     {
         // Through this thread's handle on the folder: the kernel resolves two short names instead of three paths.
-        string name = Path.GetFileName(path);
-        string tempName = Path.GetFileName(tempPath);
+        (string path, string folder, string name, string tempPath, string tempName) = target;
         int fd = FolderHandle.Get(ref t_writeFolder, folder);
         int errno = fd == LinuxFiles.NoFolder
             ? LinuxFiles.CreateFile(LinuxFiles.NoFolder, tempPath, data, out DateTime lastWrite)
@@ -461,7 +461,17 @@ public sealed class FileObjectStore : IObjectStore
             return;
         }
 
-        string real = LocalPaths.ResolveLinks(folder);
+        string real;
+        try
+        {
+            real = LocalPaths.ResolveLinks(folder);
+        }
+        catch (IOException ex)
+        {
+            // A loop of links: this object is unreadable, the rest of its batch is not.
+            throw new InvalidObjectException(key, "symlink cannot be resolved", ex);
+        }
+
         if (!IsInsideRoot(real))
         {
             throw new InvalidObjectException(key, "symlink points outside the source folder");
@@ -526,7 +536,7 @@ public sealed class FileObjectStore : IObjectStore
 
     private static Entry[] ReadFolder(string folder)
     {
-        List<Entry> entries;
+        Entry[] entries;
         try
         {
             entries = [.. new FileSystemEnumerable<Entry>(folder, ToEntry, s_enumerationOptions)
@@ -539,9 +549,8 @@ public sealed class FileObjectStore : IObjectStore
             throw new PosCudaException($"Listing folder {folder} failed: {ex.Message}", isTransient: false, ex);
         }
 
-        Entry[] array = [.. entries];
-        Array.Sort(array, static (a, b) => string.CompareOrdinal(a.SortKey, b.SortKey));
-        return array;
+        Array.Sort(entries, static (a, b) => string.CompareOrdinal(a.SortKey, b.SortKey));
+        return entries;
     }
 
     private static Entry ToEntry(ref FileSystemEntry e)
@@ -607,6 +616,9 @@ public sealed class FileObjectStore : IObjectStore
             slot = null;
         }
     }
+
+    // Where a write goes: the object's path, its folder and name, and the temporary file's path and name.
+    private readonly record struct WriteTarget(string Path, string Folder, string Name, string TempPath, string TempName);
 
     private enum EntryKind
     {

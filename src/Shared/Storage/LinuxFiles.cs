@@ -52,8 +52,9 @@ internal static partial class LinuxFiles
     public static bool IsSupported { get; } =
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
-    /// <summary>What a read found: the bytes, the file's last write time and kind.</summary>
-    public readonly record struct ReadResult(int Errno, ObjectContent? Content, DateTime LastWriteTimeUtc, FileKind Kind);
+    /// <summary>What a read found: the bytes (of which <paramref name="Length"/> were read: fewer than rented if the file
+    /// shrank meanwhile), the file's last write time and kind.</summary>
+    public readonly record struct ReadResult(int Errno, ObjectContent? Content, DateTime LastWriteTimeUtc, FileKind Kind, int Length = 0);
 
     /// <summary>The kind of file an open descriptor refers to.</summary>
     public enum FileKind
@@ -120,14 +121,13 @@ internal static partial class LinuxFiles
 
                 if (n == 0)
                 {
-                    break; // The file shrank since the stat: keep what it holds now.
+                    break; // The file shrank since the stat: the caller keeps what it holds now.
                 }
 
                 read += (int)n;
             }
 
-            content.Complete(read, null);
-            return new ReadResult(0, content, lastWrite, kind);
+            return new ReadResult(0, content, lastWrite, kind, read);
         }
         finally
         {

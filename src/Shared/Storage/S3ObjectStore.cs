@@ -116,8 +116,7 @@ public sealed class S3ObjectStore : IObjectStore
         return await ExecuteAsync("GET", key, async token =>
         {
             using GetObjectResponse response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
-            byte[] data = await ReadBodyAsync(key, response, token).ConfigureAwait(false);
-            return new ObjectContent(data, Unquote(response.ETag));
+            return await ReadBodyAsync(key, response, token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -398,7 +397,8 @@ public sealed class S3ObjectStore : IObjectStore
         while (continuation is not null);
     }
 
-    private static async Task<byte[]> ReadBodyAsync(string key, GetObjectResponse response, CancellationToken cancellationToken)
+    // Into a pooled buffer when the length is known, as the folder store reads (the caller disposes the content).
+    private static async Task<ObjectContent> ReadBodyAsync(string key, GetObjectResponse response, CancellationToken cancellationToken)
     {
         long length = response.ContentLength;
         if (length > Array.MaxLength)
@@ -406,16 +406,27 @@ public sealed class S3ObjectStore : IObjectStore
             throw new InvalidObjectException(key, "object too large to read into memory");
         }
 
+        string? etag = Unquote(response.ETag);
         if (length >= 0)
         {
-            byte[] data = length == 0 ? [] : new byte[length];
-            await response.ResponseStream.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
-            return data;
+            ObjectContent content = ObjectContent.Rent((int)length);
+            try
+            {
+                await response.ResponseStream.ReadExactlyAsync(content.Data, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                content.Dispose(); // A failed attempt gives its buffer back before any retry.
+                throw;
+            }
+
+            content.Complete(content.Length, etag);
+            return content;
         }
 
         using var buffer = new MemoryStream();
         await response.ResponseStream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer.ToArray();
+        return new ObjectContent(buffer.ToArray(), etag);
     }
 
     private static MemoryStream CreateReadStream(ReadOnlyMemory<byte> data) =>

@@ -41,7 +41,7 @@ public sealed class BatchProcessor
         IObjectStore source = _stores.Get(job.Source);
         IObjectStore destination = _stores.Get(job.Destination);
         var results = new ObjectResult[lease.Objects.Count];
-        var context = new BatchContext(lease, spec, patch, source, destination);
+        var context = new BatchContext(lease, spec, patch, source, destination, BatchMetadata(lease));
 
         await Parallel.ForEachAsync(
             Enumerable.Range(0, lease.Objects.Count),
@@ -118,16 +118,11 @@ public sealed class BatchProcessor
             return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
 
-        var metadata = new Dictionary<string, string>(5, StringComparer.Ordinal)
-        {
-            [OutputMetadata.Spec] = job.Parameters.Spec,
-            [OutputMetadata.KeyId] = job.KeyId,
-            [OutputMetadata.KeyVersion] = job.KeyVersion.ToString(CultureInfo.InvariantCulture),
-            [OutputMetadata.Job] = context.Lease.JobId.ToString("D"),
-        };
+        // The batch's entries, plus this object's source ETag.
+        IReadOnlyDictionary<string, string> metadata = context.Metadata;
         if (content.ETag is not null)
         {
-            metadata[OutputMetadata.SourceETag] = content.ETag;
+            metadata = new Dictionary<string, string>(context.Metadata, StringComparer.Ordinal) { [OutputMetadata.SourceETag] = content.ETag };
         }
 
         string? outputETag;
@@ -145,9 +140,19 @@ public sealed class BatchProcessor
             item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples);
     }
 
+    // The output metadata every object of the batch shares, made once per batch.
+    private static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)
+    {
+        [OutputMetadata.Spec] = lease.Job.Parameters.Spec,
+        [OutputMetadata.KeyId] = lease.Job.KeyId,
+        [OutputMetadata.KeyVersion] = lease.Job.KeyVersion.ToString(CultureInfo.InvariantCulture),
+        [OutputMetadata.Job] = lease.JobId.ToString("D"),
+    };
+
     private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
 
     private sealed record BatchContext(
-        BatchLease Lease, IProtectionSpec Spec, ClassPatch Patch, IObjectStore Source, IObjectStore Destination);
+        BatchLease Lease, IProtectionSpec Spec, ClassPatch Patch, IObjectStore Source, IObjectStore Destination,
+        IReadOnlyDictionary<string, string> Metadata);
 }
