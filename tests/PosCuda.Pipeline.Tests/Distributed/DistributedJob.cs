@@ -115,7 +115,7 @@ public sealed class DistributedJob : IAsyncDisposable
         => Poll.UntilAsync(StatusAsync, done, timeout, what, Diagnostics);
 
     /// <summary>Polls until the job is completed and its manifest is in the destination.</summary>
-    /// <remarks>The coordinator marks the job completed first and writes the manifest right after.</remarks>
+    /// <remarks>The coordinator writes the manifest before it marks the job completed; the second poll guards that order.</remarks>
     public async Task<JobStatus> WaitCompletedAsync(TimeSpan timeout)
     {
         DateTime deadline = DateTime.UtcNow + timeout;

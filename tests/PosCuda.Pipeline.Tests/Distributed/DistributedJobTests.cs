@@ -8,24 +8,14 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class DistributedJobTests
+public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public DistributedJobTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task Run_ThreeWorkersOneKilledMidRun_CompletesWithSpecOutputsMetadataAndManifest()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(1) };
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(1) };
         slow.FailEvery(1, ProxyFault.Delay); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
         job.StartCoordinator("coordinator");
         PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
@@ -40,7 +30,7 @@ public sealed class DistributedJobTests
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
-        _output.WriteLine($"killed the victim at {StatusCommand.Summarise(midRun).Done}/100 done after {slow.RequestCount} of its requests; retries {totals.Retries}");
+        Output.WriteLine($"killed the victim at {StatusCommand.Summarise(midRun).Done}/100 done after {slow.RequestCount} of its requests; retries {totals.Retries}");
         Assert.InRange(StatusCommand.Summarise(midRun).Done, 30, 95);
         Assert.Equal(100, totals.Objects);
         Assert.Equal(100, totals.Done);
@@ -51,9 +41,9 @@ public sealed class DistributedJobTests
 
         IReadOnlyList<ObjectRecord> records = await job.ReadObjectsAsync();
         Assert.Equal(100, records.Count);
-        Assert.All(records, r => Assert.Equal((ObjectOutcome.Done, _fixture.Keyring.Active), (r.Outcome, r.KeyVersion)));
+        Assert.All(records, r => Assert.Equal((ObjectOutcome.Done, Fixture.Keyring.Active), (r.Outcome, r.KeyVersion)));
         Assert.All(records, r => Assert.Equal(job.Clips[r.Key].ETag, r.SourceETag));
-        Assert.Equal(2, _fixture.Keyring.Active); // The keyring was rotated: version 1 would be wrong.
+        Assert.Equal(2, Fixture.Keyring.Active); // The keyring was rotated: version 1 would be wrong.
 
         await job.AssertOutputsAsync();
         await job.AssertMetadataAsync();
@@ -67,28 +57,28 @@ public sealed class DistributedJobTests
     [Fact]
     public async Task Protect_SameCorpusWithEmbeddedLedger_OutputsIdenticalToDistributedRun()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
         PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Equal(ExitCodes.Success, await PoscudaCli.RunAsync(["coordinator", "--once", "--ledger", job.LedgerLocation, "--s3-endpoint", _fixture.Moto.Endpoint.ToString()]));
+        Assert.Equal(ExitCodes.Success, await PoscudaCli.RunAsync(["coordinator", "--once", "--ledger", job.LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]));
         Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);
 
-        string state = _fixture.Scratch[$"state-{Guid.NewGuid():N}"];
+        string state = Fixture.Scratch[$"state-{Guid.NewGuid():N}"];
         int code = await PoscudaCli.RunAsync(
         [
-            "protect", job.Source, $"s3://{job.Bucket}/local", "--keyring", _fixture.KeyringPath, "--labels", DistributedFixture.Labels,
-            "--s3-endpoint", _fixture.Moto.Endpoint.ToString(), "--state", state, "--quiet",
+            "protect", job.Source, $"s3://{job.Bucket}/local", "--keyring", Fixture.KeyringPath, "--labels", DistributedFixture.Labels,
+            "--s3-endpoint", Fixture.Moto.Endpoint.ToString(), "--state", state, "--quiet",
         ]);
 
         Assert.Equal(ExitCodes.Success, code);
         await job.AssertOutputsAsync("local/");
         foreach (string key in job.Clips.Keys)
         {
-            byte[] distributed = await _fixture.GetBytesAsync(job.Bucket, "protected/" + key);
-            byte[] local = await _fixture.GetBytesAsync(job.Bucket, "local/" + key);
+            byte[] distributed = await Fixture.GetBytesAsync(job.Bucket, "protected/" + key);
+            byte[] local = await Fixture.GetBytesAsync(job.Bucket, "local/" + key);
             Assert.True(distributed.AsSpan().SequenceEqual(local), key);
         }
 
-        Assert.Single(await _fixture.ListKeysAsync(job.Bucket, "local/.poscuda/manifests/"));
+        Assert.Single(await Fixture.ListKeysAsync(job.Bucket, "local/.poscuda/manifests/"));
     }
 }

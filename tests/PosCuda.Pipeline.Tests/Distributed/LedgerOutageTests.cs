@@ -7,33 +7,23 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class LedgerOutageTests
+public sealed class LedgerOutageTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public LedgerOutageTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task PostgresRestart_MidJob_WorkersReconnectAndFinishEveryObject()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, copies: 3, batchSize: 10);
-        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(40) };
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 10);
+        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(40) };
         slow.FailEvery(1, ProxyFault.Delay);
         PoscudaProcess coordinator = job.StartCoordinator("coordinator");
         PoscudaProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 40, TimeSpan.FromSeconds(30), "the workers to make progress");
 
-        await _postgres.RestartAsync();
+        await Postgres.RestartAsync();
         JobStatus afterRestart = await Poll.UntilAsync(job.StatusAsync, static _ => true, TimeSpan.FromSeconds(30), "the ledger to answer again");
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(90));
-        _output.WriteLine($"restarted at >= 40/300 done; {StatusCommand.Summarise(afterRestart).Done}/300 done when it answered again; retries {StatusCommand.Summarise(status).Retries}");
+        Output.WriteLine($"restarted at >= 40/300 done; {StatusCommand.Summarise(afterRestart).Done}/300 done when it answered again; retries {StatusCommand.Summarise(status).Retries}");
 
         Assert.InRange(StatusCommand.Summarise(afterRestart).Done, 40, 299); // The server came back mid-job.
         Assert.All(workers.Append(coordinator), p => Assert.False(p.HasExited, p.Output())); // Nobody crashed on the outage.
@@ -42,7 +32,7 @@ public sealed class LedgerOutageTests
         IReadOnlyList<ObjectRecord> records = await job.ReadObjectsAsync();
         Assert.Equal(300, records.Count);
         Assert.All(records, r => Assert.Equal(ObjectOutcome.Done, r.Outcome));
-        Assert.Equal(300, (await _fixture.ListKeysAsync(job.Bucket, "protected/")).Count(k => k.EndsWith(".wav", StringComparison.Ordinal)));
+        Assert.Equal(300, (await Fixture.ListKeysAsync(job.Bucket, "protected/")).Count(k => k.EndsWith(".wav", StringComparison.Ordinal)));
         Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
     }
 }

@@ -7,32 +7,22 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class PoisonBatchTests
+public sealed class PoisonBatchTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public PoisonBatchTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task Job_OneClassArchivedToGlacier_ItsBatchesDeadLetteredOthersDone()
     {
         // Class 7's clips are archived: every GET of them fails (InvalidObjectState), on every attempt, on every worker.
         await using DistributedJob job = await DistributedJob.SubmitAsync(
-            _fixture, _postgres, batchSize: 5, maxAttempts: 2, archived: new HashSet<string>(StringComparer.Ordinal) { "7" });
+            Fixture, Postgres, batchSize: 5, maxAttempts: 2, archived: new HashSet<string>(StringComparer.Ordinal) { "7" });
         job.StartCoordinator("coordinator");
         job.StartWorker("worker-1");
         job.StartWorker("worker-2");
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
-        _output.WriteLine(StatusCommand.Format(status));
+        Output.WriteLine(StatusCommand.Format(status));
         ClassStatus poisoned = Assert.Single(status.Classes, c => c.Label == "7");
         Assert.Equal((10L, 0L, 10L, 2, 0, 2), (poisoned.Objects, poisoned.Done, poisoned.Dead, poisoned.DeadBatches, poisoned.DoneBatches, poisoned.Retries));
         Assert.All(status.Classes.Where(c => c.Label != "7"), c => Assert.Equal((10L, 0L, 2, 0), (c.Done, c.Dead, c.DoneBatches, c.Retries)));
@@ -50,7 +40,7 @@ public sealed class PoisonBatchTests
             Assert.Contains("dead-lettered after 2 attempts", r.Reason, StringComparison.Ordinal);
         });
         Assert.Equal(90, records.Count(r => r.Outcome == ObjectOutcome.Done));
-        IReadOnlyList<string> outputs = await _fixture.ListKeysAsync(job.Bucket, "protected/");
+        IReadOnlyList<string> outputs = await Fixture.ListKeysAsync(job.Bucket, "protected/");
         Assert.Equal(90, outputs.Count(k => k.EndsWith(".wav", StringComparison.Ordinal)));
         Assert.DoesNotContain(outputs, k => k.StartsWith("7_", StringComparison.Ordinal));
         Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());

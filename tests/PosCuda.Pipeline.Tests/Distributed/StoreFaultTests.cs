@@ -7,24 +7,14 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class StoreFaultTests
+public sealed class StoreFaultTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public StoreFaultTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task Workers_TransientS3Failures_RetryAndCompleteWithCorrectOutputs()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
-        await using var flaky = new FaultInjectingProxy(_fixture.Moto.Endpoint);
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
+        await using var flaky = new FaultInjectingProxy(Fixture.Moto.Endpoint);
         flaky.FailEvery(5, ProxyFault.SlowDown);
         job.StartCoordinator("coordinator");
         job.StartWorker("worker-1", flaky.Endpoint);
@@ -35,7 +25,7 @@ public sealed class StoreFaultTests
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
-        _output.WriteLine($"{flaky.RequestCount} requests through the proxy: {slowDowns} answered 503, {flaky.FaultCount - slowDowns} answered 500; batch retries {StatusCommand.Summarise(status).Retries}");
+        Output.WriteLine($"{flaky.RequestCount} requests through the proxy: {slowDowns} answered 503, {flaky.FaultCount - slowDowns} answered 500; batch retries {StatusCommand.Summarise(status).Retries}");
         Assert.True(slowDowns > 0, "no 503 SlowDown was answered");
         Assert.True(flaky.FaultCount > slowDowns, "no 500 InternalError was answered");
         StatusCommand.Totals totals = StatusCommand.Summarise(status);

@@ -7,24 +7,14 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class WorkerCrashTests
+public sealed class WorkerCrashTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public WorkerCrashTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task Worker_KilledMidBatch_BatchRescuedAndFinishedByAnother()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 10);
-        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(300) };
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
+        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(300) };
         slow.FailEvery(1, ProxyFault.Delay);
         job.StartCoordinator("coordinator");
         PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
@@ -33,7 +23,7 @@ public sealed class WorkerCrashTests
         await Poll.UntilAsync(() => slow.RequestCount >= 7, TimeSpan.FromSeconds(30), "the victim to write three objects", job.Diagnostics);
         await victim.KillAsync();
         JobStatus killed = await job.StatusAsync();
-        int written = (await _fixture.ListKeysAsync(job.Bucket, "protected/")).Count;
+        int written = (await Fixture.ListKeysAsync(job.Bucket, "protected/")).Count;
 
         Assert.Equal(0, StatusCommand.Summarise(killed).Done);
         ClassStatus held = Assert.Single(killed.Classes, c => c.LeasedBatches == 1);
@@ -43,7 +33,7 @@ public sealed class WorkerCrashTests
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
 
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
-        _output.WriteLine($"killed mid-batch of class {held.Label}: {written} outputs written, batch not completed; afterwards retries {totals.Retries}");
+        Output.WriteLine($"killed mid-batch of class {held.Label}: {written} outputs written, batch not completed; afterwards retries {totals.Retries}");
         Assert.Equal((100L, 0L, 0L), (totals.Done, totals.Failed, totals.Dead));
         Assert.Equal(1, totals.Retries);
         Assert.Equal(held.Label, Assert.Single(status.Classes, c => c.Retries > 0).Label);

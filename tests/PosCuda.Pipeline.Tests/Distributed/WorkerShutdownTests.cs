@@ -7,24 +7,14 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 [Collection(PostgresServer.CollectionName)]
-public sealed class WorkerShutdownTests
+public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
+    : DistributedTestBase(postgres, fixture, output)
 {
-    private readonly PostgresServer _postgres;
-    private readonly DistributedFixture _fixture;
-    private readonly ITestOutputHelper _output;
-
-    public WorkerShutdownTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
-    {
-        _postgres = postgres;
-        _fixture = fixture;
-        _output = output;
-    }
-
     [Fact]
     public async Task Worker_Sigterm_FinishesBatchInHandStopsClaimingExitsZero()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(250) };
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(250) };
         slow.FailEvery(1, ProxyFault.Delay);
         PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
@@ -34,7 +24,7 @@ public sealed class WorkerShutdownTests
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
 
         JobStatus after = await job.StatusAsync();
-        _output.WriteLine($"SIGTERM mid-batch; exit {code}; {StatusCommand.Summarise(after).Done} done, {slow.RequestCount} S3 requests in all");
+        Output.WriteLine($"SIGTERM mid-batch; exit {code}; {StatusCommand.Summarise(after).Done} done, {slow.RequestCount} S3 requests in all");
         Assert.Equal(0, code);
         Assert.Equal((0L, 1), (StatusCommand.Summarise(before).Done, before.Classes.Sum(c => c.LeasedBatches)));
         Assert.Equal(5, StatusCommand.Summarise(after).Done); // The batch in hand was finished and completed...
@@ -47,8 +37,8 @@ public sealed class WorkerShutdownTests
     [Fact]
     public async Task Worker_SecondSigterm_GivesBatchBackAtOnceWithoutCountingTheAttempt()
     {
-        await using DistributedJob job = await DistributedJob.SubmitAsync(_fixture, _postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(_fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(2) };
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
+        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(2) };
         slow.FailEvery(1, ProxyFault.Delay); // A batch would take 20 s.
         PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
@@ -59,7 +49,7 @@ public sealed class WorkerShutdownTests
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
         JobStatus after = await job.StatusAsync();
-        _output.WriteLine($"second SIGTERM; exit {code}; {after.Classes.Sum(c => c.PendingBatches)} batches pending, retries {StatusCommand.Summarise(after).Retries}");
+        Output.WriteLine($"second SIGTERM; exit {code}; {after.Classes.Sum(c => c.PendingBatches)} batches pending, retries {StatusCommand.Summarise(after).Retries}");
         Assert.Equal(0, code);
         Assert.Equal(0, StatusCommand.Summarise(after).Done);
         Assert.Equal((0, 20), (after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
