@@ -1,7 +1,7 @@
 namespace PosCuda.Shared.Labels;
 
 /// <summary>The label comes from a CSV file with columns <c>key,label</c> (an optional header row is skipped).</summary>
-/// <remarks>Keys are relative to the source prefix. A field may be double-quoted to hold commas.</remarks>
+/// <remarks>Keys are relative to the source prefix. A field may be double-quoted to hold commas; no field is trimmed.</remarks>
 public sealed class CsvLabelRule : LabelRule
 {
     private readonly Dictionary<string, string> _labels;
@@ -51,8 +51,10 @@ public sealed class CsvLabelRule : LabelRule
                 throw new ArgumentException($"Label rule '{text}': line {lineNumber} has {fields.Count} fields; expected 'key,label'.", nameof(path));
             }
 
-            string key = fields[0].Trim();
-            if (lineNumber == 1 && key == "key" && fields[1].Trim() == "label")
+            // Fields are taken as written, spaces included, as the reference implementation reads them: a label is
+            // hashed byte for byte, so " 3" and "3" would silently be two classes if one were trimmed and not the other.
+            string key = fields[0];
+            if (lineNumber == 1 && key == "key" && fields[1] == "label")
             {
                 continue;
             }
