@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PosCuda.Worker.Hosting;
 using System.Globalization;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
@@ -28,9 +29,9 @@ public sealed class CommonOptions
 
     public Option<string> Spec { get; } = new("--spec") { Description = "The protection spec version.", DefaultValueFactory = _ => ProtectionParameters.DefaultSpec };
 
-    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Objects per batch (one class per batch).", DefaultValueFactory = _ => 256 };
+    public Option<int> BatchSize { get; } = new Option<int>("--batch-size") { Description = "Objects per batch (one class per batch).", DefaultValueFactory = _ => 256 }.AtLeast(1);
 
-    public Option<int> MaxAttempts { get; } = new("--max-attempts") { Description = "Attempts of a batch before it is dead-lettered.", DefaultValueFactory = _ => 5 };
+    public Option<int> MaxAttempts { get; } = new Option<int>("--max-attempts") { Description = "Attempts of a batch before it is dead-lettered.", DefaultValueFactory = _ => 5 }.AtLeast(1);
 
     public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
 

@@ -38,7 +38,7 @@ public static class ProtectCommand
         var concurrency = new Option<int>("--concurrency")
         {
             Description = "Objects in flight at once (default: 2 x cores for folders, 16 x cores for S3).",
-        };
+        }.AtLeast(0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
 
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
@@ -85,11 +85,6 @@ public static class ProtectCommand
     {
         ArgumentNullException.ThrowIfNull(request);
         var clock = Stopwatch.StartNew();
-        if (request.BatchSize < 1 || request.MaxAttempts < 1)
-        {
-            throw new UsageException("--batch-size and --max-attempts must be >= 1.");
-        }
-
         LabelRule labels = Locations.ParseLabels(request.LabelRule);
         string source = Locations.Normalise(request.Source);
         string destination = Locations.Normalise(request.Destination);

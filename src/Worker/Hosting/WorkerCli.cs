@@ -18,10 +18,10 @@ public static class WorkerCli
     {
         var ledgerOption = new Option<string?>("--ledger") { Description = "The work ledger URI (default: POSCUDA_LEDGER)." };
         var keyringOption = new Option<string>("--keyring") { Description = "The keyring file (mode 0600).", Required = true };
-        var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 };
-        var slotsOption = new Option<int>("--slots") { Description = "Batches held at once.", DefaultValueFactory = _ => 2 };
+        var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 }.AtLeast(1);
+        var slotsOption = new Option<int>("--slots") { Description = "Batches held at once.", DefaultValueFactory = _ => 2 }.AtLeast(1);
         var jobOption = new Option<Guid?>("--job") { Description = "Work on this job only." };
-        var leaseOption = new Option<double>("--lease-seconds") { Description = "Lease length; heartbeats every third of it.", DefaultValueFactory = _ => 15 };
+        var leaseOption = new Option<double>("--lease-seconds") { Description = "Lease length; heartbeats every third of it.", DefaultValueFactory = _ => 15 }.Positive();
         var exitWhenIdle = new Option<bool>("--exit-when-idle") { Description = "Exit once nothing is left to claim." };
         var idOption = new Option<string?>("--worker-id") { Description = "This worker's name in the ledger (default: host/pid)." };
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };

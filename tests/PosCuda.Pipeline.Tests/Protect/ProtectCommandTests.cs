@@ -118,6 +118,9 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
     [InlineData("--mode", "sideways")]
     [InlineData("--labels", "regex:(no-group)")]
     [InlineData("--labels", "folder")]
+    [InlineData("--batch-size", "0")]
+    [InlineData("--max-attempts", "0")]
+    [InlineData("--concurrency", "-1")]
     public async Task Protect_InvalidOption_IsUsageError(string option, string value)
     {
         using var temp = new TempDirectory();
