@@ -15,10 +15,6 @@ namespace PosCuda.Shared.Ledger;
 /// </remarks>
 public sealed class PostgresWorkLedger : IWorkLedger
 {
-    private const string JobColumns =
-        "job_id, state, source, destination, label_rule, spec, taps, patch_length, blur, window_length, mode, "
-        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at";
-
     private const string ClaimTail = """
         ORDER BY batch_id
             LIMIT 1
@@ -426,12 +422,12 @@ public sealed class PostgresWorkLedger : IWorkLedger
     public Task<IReadOnlyList<JobRecord>> ListJobsAsync(CancellationToken cancellationToken) =>
         ExecuteAsync<IReadOnlyList<JobRecord>>("list jobs", async (connection, ct) =>
         {
-            await using var command = new NpgsqlCommand($"SELECT {JobColumns} FROM jobs ORDER BY created_at DESC, job_id DESC", connection);
+            await using var command = new NpgsqlCommand($"SELECT {LedgerRows.JobColumns} FROM jobs ORDER BY created_at DESC, job_id DESC", connection);
             await using var reader = await command.ExecuteReaderAsync(ct);
             var jobs = new List<JobRecord>();
             while (await reader.ReadAsync(ct))
             {
-                jobs.Add(ReadJob(reader));
+                jobs.Add(LedgerRows.ReadJob(reader, LedgerRows.PostgresTime));
             }
 
             return jobs;
@@ -749,8 +745,8 @@ public sealed class PostgresWorkLedger : IWorkLedger
     /// <inheritdoc />
     public async IAsyncEnumerable<ObjectRecord> ReadObjectsAsync(Guid jobId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        const string Sql = """
-            SELECT object_id, key, label, status, reason, key_version, source_etag, output_etag, bytes, clipped, completed_at
+        const string Sql = $"""
+            SELECT {LedgerRows.ObjectColumns}
             FROM objects WHERE job_id = @job ORDER BY key
             """;
         NpgsqlConnection connection;
@@ -791,18 +787,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
                             break;
                         }
 
-                        record = new ObjectRecord(
-                            reader.GetInt64(0),
-                            reader.GetString(1),
-                            reader.GetString(2),
-                            LedgerText.ParseOutcome(reader.GetString(3)),
-                            reader.IsDBNull(4) ? null : reader.GetString(4),
-                            reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                            reader.IsDBNull(6) ? null : reader.GetString(6),
-                            reader.IsDBNull(7) ? null : reader.GetString(7),
-                            reader.GetInt64(8),
-                            reader.GetInt64(9),
-                            reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10));
+                        record = LedgerRows.ReadObject(reader, LedgerRows.PostgresTime);
                     }
                     catch (NpgsqlException e)
                     {
@@ -888,32 +873,6 @@ public sealed class PostgresWorkLedger : IWorkLedger
         return command;
     }
 
-    private static JobRecord ReadJob(NpgsqlDataReader reader)
-    {
-        var parameters = new ProtectionParameters(
-            taps: reader.GetInt32(6),
-            patchLength: reader.GetInt32(7),
-            blur: reader.GetDouble(8),
-            window: reader.GetInt32(9),
-            mode: LedgerText.ParseMode(reader.GetString(10)),
-            spec: reader.GetString(5));
-        var definition = new JobDefinition(
-            reader.GetString(2),
-            reader.GetString(3),
-            reader.GetString(4),
-            parameters,
-            reader.GetString(11),
-            reader.GetInt32(12),
-            reader.GetInt32(13),
-            reader.IsDBNull(14) ? null : reader.GetString(14));
-        return new JobRecord(
-            reader.GetGuid(0),
-            definition,
-            LedgerText.ParseJobState(reader.GetString(1)),
-            reader.GetFieldValue<DateTimeOffset>(15),
-            reader.IsDBNull(16) ? null : reader.GetFieldValue<DateTimeOffset>(16));
-    }
-
     private static async Task LockPlanningJobAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid jobId, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand("SELECT state FROM jobs WHERE job_id = @job FOR UPDATE", connection, transaction);
@@ -963,7 +922,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
 
     private async Task<JobRecord?> ReadJobAsync(NpgsqlConnection connection, Guid jobId, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand($"SELECT {JobColumns} FROM jobs WHERE job_id = @job", connection);
+        await using var command = new NpgsqlCommand($"SELECT {LedgerRows.JobColumns} FROM jobs WHERE job_id = @job", connection);
         command.Parameters.AddWithValue("job", jobId);
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
@@ -971,7 +930,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
             return null;
         }
 
-        var job = ReadJob(reader);
+        var job = LedgerRows.ReadJob(reader, LedgerRows.PostgresTime);
         _definitions.TryAdd(jobId, job.Definition);
         return job;
     }

@@ -16,10 +16,6 @@ public sealed class SqliteWorkLedger : IWorkLedger
 {
     private const string Now = SqliteSchema.Now;
 
-    private const string JobColumns =
-        "job_id, state, source, destination, label_rule, spec, taps, patch_length, blur, window_length, mode, "
-        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at";
-
     private const string MaxAttempts = "(SELECT j.max_attempts FROM jobs j WHERE j.job_id = batches.job_id)";
 
     private const string ConnectionPragmas = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
@@ -310,12 +306,12 @@ public sealed class SqliteWorkLedger : IWorkLedger
     public Task<IReadOnlyList<JobRecord>> ListJobsAsync(CancellationToken cancellationToken) =>
         ExecuteAsync<IReadOnlyList<JobRecord>>("list jobs", async (connection, ct) =>
         {
-            await using var command = Command(connection, null, $"SELECT {JobColumns} FROM jobs ORDER BY created_at DESC, rowid DESC");
+            await using var command = Command(connection, null, $"SELECT {LedgerRows.JobColumns} FROM jobs ORDER BY created_at DESC, rowid DESC");
             await using var reader = await command.ExecuteReaderAsync(ct);
             var jobs = new List<JobRecord>();
             while (await reader.ReadAsync(ct))
             {
-                jobs.Add(ReadJob(reader));
+                jobs.Add(LedgerRows.ReadJob(reader, LedgerRows.SqliteTime));
             }
 
             return jobs;
@@ -727,8 +723,8 @@ public sealed class SqliteWorkLedger : IWorkLedger
     /// <inheritdoc />
     public async IAsyncEnumerable<ObjectRecord> ReadObjectsAsync(Guid jobId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        const string Sql = """
-            SELECT object_id, key, label, status, reason, key_version, source_etag, output_etag, bytes, clipped, completed_at
+        const string Sql = $"""
+            SELECT {LedgerRows.ObjectColumns}
             FROM objects WHERE job_id = @job ORDER BY key
             """;
         SqliteConnection connection;
@@ -768,18 +764,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
                             break;
                         }
 
-                        record = new ObjectRecord(
-                            reader.GetInt64(0),
-                            reader.GetString(1),
-                            reader.GetString(2),
-                            LedgerText.ParseOutcome(reader.GetString(3)),
-                            reader.IsDBNull(4) ? null : reader.GetString(4),
-                            reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                            reader.IsDBNull(6) ? null : reader.GetString(6),
-                            reader.IsDBNull(7) ? null : reader.GetString(7),
-                            reader.GetInt64(8),
-                            reader.GetInt64(9),
-                            reader.IsDBNull(10) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10)));
+                        record = LedgerRows.ReadObject(reader, LedgerRows.SqliteTime);
                     }
                     catch (SqliteException e)
                     {
@@ -861,37 +846,11 @@ public sealed class SqliteWorkLedger : IWorkLedger
         command.Parameters.AddWithValue("@key_version", definition.KeyVersion);
     }
 
-    private static JobRecord ReadJob(SqliteDataReader reader)
-    {
-        var parameters = new ProtectionParameters(
-            taps: reader.GetInt32(6),
-            patchLength: reader.GetInt32(7),
-            blur: reader.GetDouble(8),
-            window: reader.GetInt32(9),
-            mode: LedgerText.ParseMode(reader.GetString(10)),
-            spec: reader.GetString(5));
-        var definition = new JobDefinition(
-            reader.GetString(2),
-            reader.GetString(3),
-            reader.GetString(4),
-            parameters,
-            reader.GetString(11),
-            reader.GetInt32(12),
-            reader.GetInt32(13),
-            reader.IsDBNull(14) ? null : reader.GetString(14));
-        return new JobRecord(
-            Guid.Parse(reader.GetString(0)),
-            definition,
-            LedgerText.ParseJobState(reader.GetString(1)),
-            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(15)),
-            reader.IsDBNull(16) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
-    }
-
     private static bool IsTransient(SqliteException e) => (e.SqliteErrorCode & 0xFF) is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
 
     private async Task<JobRecord?> ReadJobAsync(SqliteConnection connection, SqliteTransaction? transaction, Guid jobId, CancellationToken ct)
     {
-        await using var command = Command(connection, transaction, $"SELECT {JobColumns} FROM jobs WHERE job_id = @job");
+        await using var command = Command(connection, transaction, $"SELECT {LedgerRows.JobColumns} FROM jobs WHERE job_id = @job");
         command.Parameters.AddWithValue("@job", Text(jobId));
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
@@ -899,7 +858,7 @@ public sealed class SqliteWorkLedger : IWorkLedger
             return null;
         }
 
-        var job = ReadJob(reader);
+        var job = LedgerRows.ReadJob(reader, LedgerRows.SqliteTime);
         _definitions.TryAdd(jobId, job.Definition);
         return job;
     }
