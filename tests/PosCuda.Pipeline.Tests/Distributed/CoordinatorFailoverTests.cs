@@ -17,8 +17,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
     public async Task Coordinator_KilledAndRestarted_JobCompletesWithManifest()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(25) };
-        slow.FailEvery(1, ProxyFault.Delay);
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(25));
         PoscudaProcess first = job.StartCoordinator("coordinator-1");
         PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 2);
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 20, TimeSpan.FromSeconds(30), "the worker to make progress");
@@ -48,8 +47,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
         PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
-        slow.FailEvery(1, ProxyFault.Delay); // The manifest PUT takes 3 s.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(3)); // The manifest PUT takes 3 s.
         await using IWorkLedger ledger = WorkLedger.Open(job.LedgerLocation);
         await using var slowStores = new ObjectStoreCache(new ObjectStoreOptions(slow.Endpoint.ToString()));
         var stopped = new CoordinatorLoop(ledger, slowStores, "coordinator-1", TimeSpan.FromMilliseconds(500));

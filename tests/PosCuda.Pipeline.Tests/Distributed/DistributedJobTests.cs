@@ -15,8 +15,7 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
     public async Task Run_ThreeWorkersOneKilledMidRun_CompletesWithSpecOutputsMetadataAndManifest()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(1) };
-        slow.FailEvery(1, ProxyFault.Delay); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(1)); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
         job.StartCoordinator("coordinator");
         PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
         await job.WaitForAsync(s => s.Classes.Sum(c => c.LeasedBatches) == 1, TimeSpan.FromSeconds(30), "the victim to claim a batch");

@@ -14,8 +14,7 @@ public sealed class LedgerOutageTests(PostgresServer postgres, DistributedFixtur
     public async Task PostgresRestart_MidJob_WorkersReconnectAndFinishEveryObject()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 10);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(40) };
-        slow.FailEvery(1, ProxyFault.Delay);
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(40));
         PoscudaProcess coordinator = job.StartCoordinator("coordinator");
         PoscudaProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 40, TimeSpan.FromSeconds(30), "the workers to make progress");

@@ -14,8 +14,7 @@ public sealed class WorkerCrashTests(PostgresServer postgres, DistributedFixture
     public async Task Worker_KilledMidBatch_BatchRescuedAndFinishedByAnother()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(300) };
-        slow.FailEvery(1, ProxyFault.Delay);
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(300));
         job.StartCoordinator("coordinator");
         PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
 

@@ -14,8 +14,7 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     public async Task Worker_Sigterm_FinishesBatchInHandStopsClaimingExitsZero()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromMilliseconds(250) };
-        slow.FailEvery(1, ProxyFault.Delay);
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(250));
         PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
         JobStatus before = await job.StatusAsync();
@@ -38,8 +37,7 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     public async Task Worker_SecondSigterm_GivesBatchBackAtOnceWithoutCountingTheAttempt()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
-        await using var slow = new FaultInjectingProxy(Fixture.Moto.Endpoint) { Delay = TimeSpan.FromSeconds(2) };
-        slow.FailEvery(1, ProxyFault.Delay); // A batch would take 20 s.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(2)); // A batch would take 20 s.
         PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
 

@@ -49,6 +49,14 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync();
     }
 
+    /// <summary>A proxy that holds every request for <paramref name="delay"/> before forwarding it: a slow store.</summary>
+    public static FaultInjectingProxy Slow(Uri upstream, TimeSpan delay)
+    {
+        var proxy = new FaultInjectingProxy(upstream) { Delay = delay };
+        proxy.FailEvery(1, ProxyFault.Delay);
+        return proxy;
+    }
+
     /// <summary>The proxy's endpoint, <c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri Endpoint { get; }
 
