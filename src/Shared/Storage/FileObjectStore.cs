@@ -325,7 +325,7 @@ public sealed class FileObjectStore : IObjectStore
         }
 
         string folder = Path.GetDirectoryName(path)!;
-        EnsureFolderExists(folder);
+        EnsureFolderExists(key, folder);
         string tempName = string.Create(
             System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}");
         string tempPath = Path.Join(folder, tempName);
@@ -337,7 +337,7 @@ public sealed class FileObjectStore : IObjectStore
         try
         {
             DateTime lastWrite;
-            using (SafeFileHandle handle = OpenTemp(tempPath, folder))
+            using (SafeFileHandle handle = OpenTemp(key, tempPath, folder))
             {
                 RandomAccess.Write(handle, data, 0);
                 lastWrite = File.GetLastWriteTimeUtc(handle);
@@ -379,7 +379,7 @@ public sealed class FileObjectStore : IObjectStore
             // Someone removed a folder we had created: forget it and create it again, once.
             FolderHandle.Forget(ref t_writeFolder);
             _createdFolders.TryRemove(folder, out _);
-            EnsureFolderExists(folder);
+            EnsureFolderExists(key, folder);
             fd = LinuxFiles.NoFolder;
             errno = LinuxFiles.CreateFile(fd, tempPath, data, out lastWrite);
         }
@@ -405,7 +405,7 @@ public sealed class FileObjectStore : IObjectStore
         };
     }
 
-    private SafeFileHandle OpenTemp(string tempPath, string folder)
+    private SafeFileHandle OpenTemp(string key, string tempPath, string folder)
     {
         try
         {
@@ -415,12 +415,12 @@ public sealed class FileObjectStore : IObjectStore
         {
             // Someone removed a folder we had created: forget it and create it again, once.
             _createdFolders.TryRemove(folder, out _);
-            EnsureFolderExists(folder);
+            EnsureFolderExists(key, folder);
             return File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None);
         }
     }
 
-    private void EnsureFolderExists(string folder)
+    private void EnsureFolderExists(string key, string folder)
     {
         if (_createdFolders.ContainsKey(folder))
         {
@@ -431,12 +431,35 @@ public sealed class FileObjectStore : IObjectStore
         {
             Directory.CreateDirectory(folder);
         }
+        catch (IOException ex) when (FileInTheWay(folder))
+        {
+            // Keys "a.wav" and "a.wav/b.wav" cannot both be files: this object fails, not the rest of its batch.
+            throw new InvalidObjectException(key, "a file is in the way of its folder", ex);
+        }
         catch (IOException ex)
         {
             throw new PosCudaException($"Creating folder {folder} failed: {ex.Message}", isTransient: false, ex);
         }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex);
+        }
 
         _createdFolders.TryAdd(folder, 0);
+    }
+
+    // Whether a file stands where the folder or one of its parents inside the root should be.
+    private bool FileInTheWay(string folder)
+    {
+        for (string? current = folder; current is not null && current.Length > RootPath.Length; current = Path.GetDirectoryName(current))
+        {
+            if (File.Exists(current))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private string ResolveKey(string key)

@@ -203,6 +203,14 @@ public sealed class WorkerLoop
             {
                 _logger.LogWarning("Heartbeat for batch {BatchId} failed ({Error}); retrying", lease.BatchId, e.Message);
             }
+            catch (Exception e)
+            {
+                // The lease can no longer be kept: stop working on the batch as if it were lost (its lease runs out and
+                // it is rescued), rather than let the error escape and take the batch's finished results with it.
+                _logger.LogError("Heartbeat for batch {BatchId} failed ({Error}); abandoning it", lease.BatchId, e.Message);
+                await leaseLost.CancelAsync().ConfigureAwait(false);
+                return;
+            }
         }
     }
 

@@ -89,12 +89,7 @@ public sealed class DistributedFixture : IAsyncLifetime
     public byte[] Expected(SampleClip clip)
     {
         ArgumentNullException.ThrowIfNull(clip);
-        var parameters = new ProtectionParameters();
-        IProtectionSpec spec = ProtectionSpecs.Get(parameters.Spec);
-        ClassPatch patch = spec.DeriveClassPatch(Keyring.ActiveVersion.Secret, clip.Label, parameters);
-        byte[] copy = (byte[])clip.Bytes.Clone();
-        spec.Protect(copy, patch, parameters, clip.Key);
-        return copy;
+        return ProtectionOracle.Expected(Keyring, clip.Bytes, clip.Label, clip.Key);
     }
 
     /// <summary>Every key under <paramref name="prefix"/> of <paramref name="bucket"/>, relative to the prefix.</summary>

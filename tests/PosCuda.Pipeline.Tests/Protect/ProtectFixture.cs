@@ -23,14 +23,7 @@ public sealed class ProtectFixture : IDisposable
 
     /// <summary>What poscuda-v1 makes of <paramref name="source"/> for <paramref name="label"/> with default parameters.</summary>
     public byte[] Expected(byte[] source, string label, string key, ProtectionParameters? parameters = null)
-    {
-        parameters ??= new ProtectionParameters();
-        IProtectionSpec spec = ProtectionSpecs.Get(parameters.Spec);
-        ClassPatch patch = spec.DeriveClassPatch(Keyring.ActiveVersion.Secret, label, parameters);
-        byte[] copy = (byte[])source.Clone();
-        spec.Protect(copy, patch, parameters, key);
-        return copy;
-    }
+        => ProtectionOracle.Expected(Keyring, source, label, key, parameters);
 
     public void Dispose() => _dir.Dispose();
 }

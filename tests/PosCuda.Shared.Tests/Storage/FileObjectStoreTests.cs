@@ -91,6 +91,20 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
     }
 
     [Fact]
+    public async Task PutAsync_FileWhereItsFolderShouldBe_FailsThatObjectOnly()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        await store.PutAsync("a.wav", Pattern(10, seed: 30), NoMetadata, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(
+            () => store.PutAsync("a.wav/b.wav", Pattern(10, seed: 31), NoMetadata, CancellationToken.None));
+
+        Assert.Equal("a.wav/b.wav", error.ObjectKey);
+        Assert.Equal("a file is in the way of its folder", error.Reason);
+        await store.PutAsync("c/d.wav", Pattern(10, seed: 32), NoMetadata, CancellationToken.None);
+    }
+
+    [Fact]
     public async Task PutAsync_TempFileName_IsRefused()
     {
         await using FileObjectStore store = CreateFileStore();

@@ -159,15 +159,6 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
         return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : 0;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     private static async Task<bool> IsRootAsync()
     {
         if (string.Equals(Environment.UserName, "root", StringComparison.Ordinal))
@@ -243,7 +234,7 @@ public sealed class PostgresServer : IAsyncLifetime, IAsyncDisposable
                 "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
             TimeSpan.FromSeconds(120));
         File.Delete(passwordFile);
-        _port = FreePort();
+        _port = Loopback.FreePort();
         await StartServerAsync();
     }
 

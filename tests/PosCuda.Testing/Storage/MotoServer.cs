@@ -67,7 +67,7 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", DummyCredential);
         Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
 
-        int port = FreeLoopbackPort();
+        int port = Loopback.FreePort();
         var startInfo = new ProcessStartInfo("moto_server")
         {
             RedirectStandardOutput = true,
@@ -206,12 +206,5 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
         string ci = IsCi ? " (CI=true: a server that cannot start fails the run)" : string.Empty;
         string output = _output.IsEmpty ? string.Empty : Environment.NewLine + string.Join(Environment.NewLine, _output);
         return new InvalidOperationException($"moto_server could not start: {reason}{ci}.{output}", inner);
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -105,7 +105,7 @@ public sealed class OtlpReceiver : IAsyncDisposable, IDisposable
     {
         for (int attempt = 1; ; attempt++)
         {
-            int port = FreePort();
+            int port = Loopback.FreePort();
             var listener = new HttpListener();
             listener.Prefixes.Add($"http://127.0.0.1:{port}/");
             try
@@ -321,12 +321,5 @@ public sealed class OtlpReceiver : IAsyncDisposable, IDisposable
         }
 
         return key.ToString();
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }
