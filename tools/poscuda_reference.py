@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference implementation of the protection spec `poscuda-v1` (pure Python 3 stdlib).
+"""Independent reference implementation of the protection specs `poscuda-v1` and `poscuda-v2` (pure Python 3 stdlib).
 
 Written from DESIGN.md section 1, not from the C# code, so that the two implementations check each other.
 
@@ -8,7 +8,10 @@ Subcommands:
   protect-file  IN OUT --keyring K --label L [params]        write the expected protected file, print a summary
   verify        SRC_DIR DST_DIR --keyring K --labels RULE     compare a protected tree with the reference
 
-Parameters: --taps K (80) --blur B (0.01) --window W (4000) --patch P (240) --mode positional|whole.
+Parameters: --spec poscuda-v1|poscuda-v2 (poscuda-v1).
+  poscuda-v1: --taps K (80) --blur B (0.01) --window W (4000) --patch P (240) --mode positional|whole.
+  poscuda-v2: --code-slots S (16) --code-weight w (8) --code-fmin Hz (300) --code-fmax Hz (3800)
+              --code-snr dB (21) --code-depth d (0.99).
 Label rules: 'dir', 'regex:PATTERN' (.NET syntax, named group 'label', searched in the relative key), 'csv:PATH'.
 """
 
@@ -28,6 +31,7 @@ import sys
 from functools import reduce
 
 SPEC = "poscuda-v1"
+SPEC_V2 = "poscuda-v2"
 KEYRING_FORMAT = "poscuda-keyring/1"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,8 +93,9 @@ class WavError(Exception):
 class Layout:
     """Where the samples are: kind is 'u8', 'int' or 'float'; width is the container size in bytes."""
 
-    def __init__(self, kind, channels, width, block_align, data_offset, data_length):
+    def __init__(self, kind, channels, width, block_align, data_offset, data_length, rate=0):
         self.kind = kind
+        self.rate = rate
         self.channels = channels
         self.width = width
         self.block_align = block_align
@@ -124,7 +129,7 @@ def parse_wav(data):
         pos = body + size + (size & 1)
     if fmt is None or data_chunk is None:
         raise WavError("missing fmt or data chunk")
-    tag, channels, _rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", fmt, 0)
+    tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", fmt, 0)
     if tag == 0xFFFE:
         if len(fmt) < 40:
             raise WavError("short WAVE_FORMAT_EXTENSIBLE fmt chunk")
@@ -148,7 +153,7 @@ def parse_wav(data):
     offset, length = data_chunk
     if length % block_align != 0:
         raise WavError("data size is not a multiple of blockAlign")
-    return Layout(kind, channels, width, block_align, offset, length)
+    return Layout(kind, channels, width, block_align, offset, length, rate)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -279,6 +284,19 @@ def reference_patch(data, layout, taps, start, length):
     return result
 
 
+def protect_bytes_v2(data, code, params):
+    """Returns (protected bytes, start, length, clipped) under poscuda-v2."""
+    layout = parse_wav(data)
+    out = bytearray(data)
+    clipped = 0
+    for ch, y in enumerate(reference_v2(data, layout, code, params)):
+        for i, v in enumerate(y):
+            q, c = quantise(layout, v)
+            clipped += c
+            write_raw(out, layout, i, ch, q)
+    return bytes(out), 0, layout.frames, clipped
+
+
 def protect_bytes(data, taps, position, patch, mode):
     """Returns (protected bytes, start, length, clipped)."""
     layout = parse_wav(data)
@@ -292,6 +310,185 @@ def protect_bytes(data, taps, position, patch, mode):
             clipped += c
             write_raw(out, layout, start + i, ch, q)
     return bytes(out), start, length, clipped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# poscuda-v2: the keyed spectral code (docs/spec.md)
+# ---------------------------------------------------------------------------------------------------------------
+
+V2_GROUP_FRAMES = 512
+
+
+def derive_v2(secret, label, slots=16, weight=8):
+    """Returns the class's code: `weight` slot indices in ascending order."""
+    if len(secret) != 32:
+        raise ValueError("a key secret is 32 bytes")
+    class_key = hmac.new(secret, b"poscuda/v2/class/" + label.encode("utf-8"), hashlib.sha256).digest()
+    code_bytes = hkdf_expand_sha256(class_key, b"poscuda/v2/code", 4 * slots)
+    order = list(range(slots))
+    for i in range(slots - 1, 0, -1):
+        j = int.from_bytes(code_bytes[4 * i:4 * i + 4], "little") % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return sorted(order[:weight])
+
+
+def v2_frame_length(rate):
+    """The smallest power of two >= ceil(0.032 * rate)."""
+    wanted = max(2, (32 * rate + 999) // 1000)
+    n = 1
+    while n < wanted:
+        n *= 2
+    return n
+
+
+def mel(hertz):
+    return 2595.0 * math.log10(1.0 + hertz / 700.0)
+
+
+class Fft:
+    """Iterative radix-2 decimation-in-time FFT, operation for operation as docs/spec.md writes it."""
+
+    def __init__(self, n):
+        self.n = n
+        self.cos = [math.cos(2.0 * math.pi * j / n) for j in range(n // 2)]
+        self.sin = [math.sin(2.0 * math.pi * j / n) for j in range(n // 2)]
+        bits = n.bit_length() - 1
+        self.rev = [int(format(i, "0%db" % bits)[::-1], 2) if bits else 0 for i in range(n)]
+
+    def transform(self, re, im, inverse):
+        n = self.n
+        for i in range(n):
+            j = self.rev[i]
+            if j > i:
+                re[i], re[j] = re[j], re[i]
+                im[i], im[j] = im[j], im[i]
+        sign = 1.0 if inverse else -1.0
+        cos, sin = self.cos, self.sin
+        size = 2
+        while size <= n:
+            half = size // 2
+            step = n // size
+            for start in range(0, n, size):
+                for j in range(half):
+                    wr = cos[j * step]
+                    wi = sign * sin[j * step]
+                    a = start + j
+                    b = a + half
+                    tr = wr * re[b] - wi * im[b]
+                    ti = wr * im[b] + wi * re[b]
+                    re[b] = re[a] - tr
+                    im[b] = im[a] - ti
+                    re[a] = re[a] + tr
+                    im[a] = im[a] + ti
+            size *= 2
+        if inverse:
+            scale = 1.0 / n
+            for i in range(n):
+                re[i] *= scale
+                im[i] *= scale
+
+
+def water_level(values, budget):
+    values = sorted(values)
+    rest = budget
+    count = len(values)
+    for i in range(count):
+        level = rest / (count - i)
+        if values[i] >= level:
+            return level
+        rest -= values[i]
+    return math.inf
+
+
+def v2_perturbation(x, rate, code, slots=16, fmin=300.0, fmax=3800.0, snr=21.0, depth=0.99):
+    """What poscuda-v2 adds to one channel x (a list of float64)."""
+    n = len(x)
+    p = [0.0] * n
+    L = v2_frame_length(rate)
+    H = L // 2
+    half = L // 2
+    fft = Fft(L)
+    window = [math.sqrt(0.5 - 0.5 * math.cos(2.0 * math.pi * i / L)) for i in range(L)]
+    lo, hi = float(fmin), min(float(fmax), rate / 2.0)
+    bins, cells_of = [], []
+    if hi > lo:
+        mlo, mhi = mel(lo), mel(hi)
+        for k in range(half + 1):
+            f = k * rate / L
+            if f < lo or f >= hi:
+                continue
+            slot = math.floor(slots * (mel(f) - mlo) / (mhi - mlo))
+            if slot in code:
+                bins.append(k)
+                cells_of.append(code.index(slot))
+    if n == 0 or not bins:
+        return p
+    w = len(code)
+    budget_fraction = math.pow(10.0, -snr / 10.0)
+    d2 = depth * depth
+    frame_count = (n + H - 1) // H + 1
+    for first in range(0, frame_count, V2_GROUP_FRAMES):
+        frames = min(V2_GROUP_FRAMES, frame_count - first)
+        total = 0.0
+        cells = [0.0] * (frames * w)
+        coded = []
+        for f in range(frames):
+            start = (first + f - 1) * H
+            re = [x[start + i] * window[i] if 0 <= start + i < n else 0.0 for i in range(L)]
+            im = [0.0] * L
+            fft.transform(re, im, False)
+            energy = 0.0
+            for k in range(half + 1):
+                power = re[k] * re[k] + im[k] * im[k]
+                energy += power if k == 0 or k == half else 2.0 * power
+            total += energy
+            row = []
+            for b, k in enumerate(bins):
+                power = re[k] * re[k] + im[k] * im[k]
+                cells[f * w + cells_of[b]] += power if k == 0 or k == half else 2.0 * power
+                row.append((re[k], im[k]))
+            coded.append(row)
+        level = water_level([d2 * e for e in cells], budget_fraction * total)
+        for f in range(frames):
+            re = [0.0] * L
+            im = [0.0] * L
+            for b, k in enumerate(bins):
+                energy = cells[f * w + cells_of[b]]
+                gain = depth if energy == 0 or d2 * energy <= level else math.sqrt(level / energy)
+                qr = -(gain * coded[f][b][0])
+                qi = -(gain * coded[f][b][1])
+                re[k] = qr
+                im[k] = qi
+                if k != 0 and k != half:
+                    re[L - k] = qr
+                    im[L - k] = -qi
+            fft.transform(re, im, True)
+            start = (first + f - 1) * H
+            for i in range(L):
+                m = start + i
+                if 0 <= m < n:
+                    p[m] += window[i] * re[i]
+    return p
+
+
+def reference_v2(data, layout, code, params):
+    """Expected y[n] for every channel (whole clip), in float64, with the keep-the-original rule applied."""
+    result = []
+    for ch in range(layout.channels):
+        x = decode_channel(data, layout, ch, 0, layout.frames)
+        p = v2_perturbation(x, layout.rate, code, **params)
+        y = []
+        for i in range(layout.frames):
+            v = x[i] + p[i]
+            _, clipped = quantise(layout, v)
+            y.append(x[i] if clipped else v)
+        result.append(y)
+    return result
+
+
+def v2_params(args):
+    return {"slots": args.code_slots, "fmin": args.code_fmin, "fmax": args.code_fmax,
+            "snr": args.code_snr, "depth": args.code_depth}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -421,11 +618,17 @@ def cmd_verify(args):
                 continue
             with open(out_path, "rb") as fh:
                 dst = fh.read()
-            if label not in patches:
-                patches[label] = derive(secret, label, args.taps, args.blur, args.window, args.patch)
-            taps, position = patches[label]
-            start, length = patch_range(layout.frames, position, args.patch, args.mode)
-            ys = reference_patch(src, layout, taps, start, length)
+            if args.spec == SPEC_V2:
+                if label not in patches:
+                    patches[label] = derive_v2(secret, label, args.code_slots, args.code_weight)
+                start, length = 0, layout.frames
+                ys = reference_v2(src, layout, patches[label], v2_params(args))
+            else:
+                if label not in patches:
+                    patches[label] = derive(secret, label, args.taps, args.blur, args.window, args.patch)
+                taps, position = patches[label]
+                start, length = patch_range(layout.frames, position, args.patch, args.mode)
+                ys = reference_patch(src, layout, taps, start, length)
             stats["files"] += 1
             problems = compare(src, dst, layout, ys, start, length, stats)
             if problems:
@@ -443,6 +646,9 @@ def cmd_verify(args):
 
 def cmd_derive(args):
     secret = base64.b64decode(args.secret_b64, validate=True)
+    if args.spec == SPEC_V2:
+        print(json.dumps({"code": derive_v2(secret, args.label, args.code_slots, args.code_weight)}))
+        return 0
     taps, position = derive(secret, args.label, args.taps, args.blur, args.window, args.patch)
     doc = {"taps": taps, "position": position}
     if args.bits:
@@ -454,10 +660,15 @@ def cmd_derive(args):
 
 def cmd_protect_file(args):
     secret, version = load_keyring_secret(args.keyring, args.key_version)
-    taps, position = derive(secret, args.label, args.taps, args.blur, args.window, args.patch)
     with open(args.input, "rb") as fh:
         data = fh.read()
-    out, start, length, clipped = protect_bytes(data, taps, position, args.patch, args.mode)
+    if args.spec == SPEC_V2:
+        code = derive_v2(secret, args.label, args.code_slots, args.code_weight)
+        position = None
+        out, start, length, clipped = protect_bytes_v2(data, code, v2_params(args))
+    else:
+        taps, position = derive(secret, args.label, args.taps, args.blur, args.window, args.patch)
+        out, start, length, clipped = protect_bytes(data, taps, position, args.patch, args.mode)
     with open(args.output, "wb") as fh:
         fh.write(out)
     print(json.dumps({"keyVersion": version, "position": position, "patchStart": start, "patchLength": length,
@@ -470,6 +681,13 @@ def add_params(p):
     p.add_argument("--blur", type=float, default=0.01, help="b, blur factor (> 0)")
     p.add_argument("--window", type=int, default=4000, help="W, position window in samples")
     p.add_argument("--patch", type=int, default=240, help="p, patch length in samples")
+    p.add_argument("--spec", choices=(SPEC, SPEC_V2), default=SPEC, help="the spec version")
+    p.add_argument("--code-slots", type=int, default=16, help="poscuda-v2: S, mel-spaced slots")
+    p.add_argument("--code-weight", type=int, default=8, help="poscuda-v2: w, slots per class code")
+    p.add_argument("--code-fmin", type=float, default=300.0, help="poscuda-v2: lowest frequency, Hz")
+    p.add_argument("--code-fmax", type=float, default=3800.0, help="poscuda-v2: highest frequency, Hz")
+    p.add_argument("--code-snr", type=float, default=21.0, help="poscuda-v2: target SNR, dB")
+    p.add_argument("--code-depth", type=float, default=0.99, help="poscuda-v2: largest attenuation factor")
 
 
 def check_params(args):
@@ -481,10 +699,14 @@ def check_params(args):
         raise SystemExit("--blur must be finite and > 0")
     if args.window < args.patch:
         raise SystemExit("--window must be >= --patch")
+    if not 2 <= args.code_slots <= 256 or not 1 <= args.code_weight < args.code_slots:
+        raise SystemExit("--code-slots must be in 2..256 and --code-weight in 1..slots-1")
+    if not (0 <= args.code_fmin < args.code_fmax) or not (0 <= args.code_snr <= 120) or not (0 < args.code_depth <= 1):
+        raise SystemExit("need 0 <= --code-fmin < --code-fmax, --code-snr in [0, 120], --code-depth in (0, 1]")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Reference implementation of " + SPEC)
+    parser = argparse.ArgumentParser(description="Reference implementation of %s and %s" % (SPEC, SPEC_V2))
     sub = parser.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="derive one class's taps and position")

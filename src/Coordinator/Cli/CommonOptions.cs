@@ -27,7 +27,23 @@ public sealed class CommonOptions
 
     public Option<string> Mode { get; } = new("--mode") { Description = "positional (PosCUDA) or whole (the whole clip).", DefaultValueFactory = _ => "positional" };
 
-    public Option<string> Spec { get; } = new("--spec") { Description = "The protection spec version.", DefaultValueFactory = _ => ProtectionParameters.DefaultSpec };
+    public Option<string> Spec { get; } = new("--spec")
+    {
+        Description = "The protection spec version: poscuda-v1 (a keyed patch) or poscuda-v2 (a keyed spectral code throughout the clip).",
+        DefaultValueFactory = _ => ProtectionParameters.DefaultSpec,
+    };
+
+    public Option<int> CodeSlots { get; } = new("--code-slots") { Description = "poscuda-v2: S, mel-spaced frequency slots (2..256).", DefaultValueFactory = _ => SpectralCodeParameters.Default.Slots };
+
+    public Option<int> CodeWeight { get; } = new("--code-weight") { Description = "poscuda-v2: w, slots in each class's code (1..S-1).", DefaultValueFactory = _ => SpectralCodeParameters.Default.Weight };
+
+    public Option<double> CodeMinFrequency { get; } = new("--code-fmin") { Description = "poscuda-v2: lowest coded frequency, Hz.", DefaultValueFactory = _ => SpectralCodeParameters.Default.MinFrequency };
+
+    public Option<double> CodeMaxFrequency { get; } = new("--code-fmax") { Description = "poscuda-v2: highest coded frequency, Hz (capped at half the sample rate).", DefaultValueFactory = _ => SpectralCodeParameters.Default.MaxFrequency };
+
+    public Option<double> CodeSnr { get; } = new("--code-snr") { Description = "poscuda-v2: the SNR in dB the perturbation's energy is budgeted to.", DefaultValueFactory = _ => SpectralCodeParameters.Default.TargetSnr };
+
+    public Option<double> CodeDepth { get; } = new("--code-depth") { Description = "poscuda-v2: the largest attenuation factor of a coded bin, in (0, 1].", DefaultValueFactory = _ => SpectralCodeParameters.Default.Depth };
 
     public Option<int> BatchSize { get; } = new Option<int>("--batch-size") { Description = "Objects per batch (one class per batch).", DefaultValueFactory = _ => 256 }.AtLeast(1);
 
@@ -45,7 +61,7 @@ public sealed class CommonOptions
     /// <summary>Adds the protection-parameter options to <paramref name="command"/>.</summary>
     public void AddParameters(Command command)
     {
-        foreach (Option option in new Option[] { Taps, Patch, Blur, Window, Mode, Spec })
+        foreach (Option option in new Option[] { Taps, Patch, Blur, Window, Mode, Spec, CodeSlots, CodeWeight, CodeMinFrequency, CodeMaxFrequency, CodeSnr, CodeDepth })
         {
             command.Options.Add(option);
         }
@@ -73,7 +89,10 @@ public sealed class CommonOptions
         try
         {
             ProtectionSpecs.Get(spec);
-            return new ProtectionParameters(result.GetValue(Taps), result.GetValue(Patch), result.GetValue(Blur), result.GetValue(Window), mode, spec);
+            var code = new SpectralCodeParameters(
+                result.GetValue(CodeSlots), result.GetValue(CodeWeight), result.GetValue(CodeMinFrequency),
+                result.GetValue(CodeMaxFrequency), result.GetValue(CodeSnr), result.GetValue(CodeDepth));
+            return new ProtectionParameters(result.GetValue(Taps), result.GetValue(Patch), result.GetValue(Blur), result.GetValue(Window), mode, spec, code);
         }
         catch (ArgumentException e)
         {
@@ -105,6 +124,12 @@ public sealed class CommonOptions
             "patchLength" => "--patch must be >= 1",
             "blur" => "--blur must be finite and > 0",
             "window" => "--window must be >= --patch",
+            "slots" => "--code-slots must be in 2..256",
+            "weight" => "--code-weight must be in 1..(--code-slots - 1)",
+            "minFrequency" => "--code-fmin must be finite and >= 0",
+            "maxFrequency" => "--code-fmax must be finite and above --code-fmin",
+            "targetSnr" => "--code-snr must be in [0, 120]",
+            "depth" => "--code-depth must be in (0, 1]",
             _ => e.Message,
         };
         return e is ArgumentOutOfRangeException { ActualValue: not null } range

@@ -119,11 +119,24 @@ public static class JobReportWriter
         json.WriteNumber("keyVersion", definition.KeyVersion);
         json.WriteStartObject("parameters");
         json.WriteString("spec", parameters.Spec);
-        json.WriteNumber("taps", parameters.Taps);
-        json.WriteNumber("patch", parameters.PatchLength);
-        json.WriteNumber("blur", parameters.Blur);
-        json.WriteNumber("window", parameters.Window);
-        json.WriteString("mode", parameters.Mode == PatchMode.Whole ? "whole" : "positional");
+        if (parameters.Spec == PoscudaV2.SpecName)
+        {
+            SpectralCodeParameters code = parameters.Code;
+            json.WriteNumber("codeSlots", code.Slots);
+            json.WriteNumber("codeWeight", code.Weight);
+            json.WriteNumber("codeFmin", code.MinFrequency);
+            json.WriteNumber("codeFmax", code.MaxFrequency);
+            json.WriteNumber("codeSnr", code.TargetSnr);
+            json.WriteNumber("codeDepth", code.Depth);
+        }
+        else
+        {
+            json.WriteNumber("taps", parameters.Taps);
+            json.WriteNumber("patch", parameters.PatchLength);
+            json.WriteNumber("blur", parameters.Blur);
+            json.WriteNumber("window", parameters.Window);
+            json.WriteString("mode", parameters.Mode == PatchMode.Whole ? "whole" : "positional");
+        }
         json.WriteEndObject();
         json.WriteString("createdAt", job.CreatedAt);
         if (job.FinishedAt is DateTimeOffset finished)

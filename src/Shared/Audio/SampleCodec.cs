@@ -182,6 +182,28 @@ public static class SampleCodec
         return clipped;
     }
 
+    /// <summary>
+    /// Whether <paramref name="value"/> encodes into <paramref name="layout"/>'s format without clamping: its rounded
+    /// integer is in range (integer PCM), or it is within full scale (float).
+    /// </summary>
+    public static bool IsInRange(WavLayout layout, double value)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        double scale = layout.Format switch
+        {
+            SampleFormat.IeeeFloat => 0,
+            SampleFormat.UnsignedPcm8 => 128.0,
+            _ => layout.ContainerBytes switch { 2 => Scale16, 3 => Scale24, 4 => Scale32, _ => throw UnsupportedLayout(layout) },
+        };
+        if (scale == 0)
+        {
+            return Math.Abs(value) <= 1.0;
+        }
+
+        double q = Math.Round(value * scale, MidpointRounding.AwayFromZero);
+        return q >= -scale && q <= scale - 1;
+    }
+
     // round-half-away-from-zero(y * scale) clamped to [-scale, scale - 1]; for 8-bit the caller adds the 128 offset,
     // which maps that range onto [0, 255].
     private static long Quantize(double value, double scale, ref int clipped)

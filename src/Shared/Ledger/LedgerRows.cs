@@ -17,7 +17,7 @@ internal static class LedgerRows
     /// <summary>The columns <see cref="ReadJob"/> reads, in order.</summary>
     public const string JobColumns =
         "job_id, state, source, destination, label_rule, spec, taps, patch_length, blur, window_length, mode, "
-        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at";
+        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at, spec_options";
 
     /// <summary>The columns <see cref="ReadObject"/> reads, in order.</summary>
     public const string ObjectColumns =
@@ -37,7 +37,8 @@ internal static class LedgerRows
             blur: reader.GetDouble(8),
             window: reader.GetInt32(9),
             mode: LedgerText.ParseMode(reader.GetString(10)),
-            spec: reader.GetString(5));
+            spec: reader.GetString(5),
+            code: SpectralCodeParameters.Parse(reader.GetString(17)));
         var definition = new JobDefinition(
             reader.GetString(2),
             reader.GetString(3),

@@ -80,5 +80,9 @@ internal static class PostgresSchema
             holder text NOT NULL,
             expires_at timestamptz NOT NULL);
         """,
+        """
+        -- poscuda-v2's spectral code parameters (ProtectionParameters.Code.ToText()); empty for poscuda-v1 jobs.
+        ALTER TABLE jobs ADD COLUMN spec_options text NOT NULL DEFAULT '';
+        """,
     ];
 }

@@ -207,9 +207,9 @@ public sealed class PostgresWorkLedger : IWorkLedger
         {
             const string Sql = """
                 INSERT INTO jobs (job_id, state, source, destination, label_rule, spec, taps, patch_length, blur,
-                    window_length, mode, key_id, key_version, max_attempts, trace_parent)
+                    window_length, mode, spec_options, key_id, key_version, max_attempts, trace_parent)
                 VALUES (@job, 'planning', @source, @destination, @rule, @spec, @taps, @patch, @blur,
-                    @window, @mode, @key_id, @key_version, @max_attempts, @trace_parent)
+                    @window, @mode, @spec_options, @key_id, @key_version, @max_attempts, @trace_parent)
                 """;
             await using var command = new NpgsqlCommand(Sql, connection);
             command.Parameters.AddWithValue("job", jobId);
@@ -442,7 +442,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
             const string Sql = """
                 SELECT job_id FROM jobs
                 WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
-                    AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window
+                    AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window AND spec_options = @spec_options
                     AND mode = @mode AND key_id = @key_id AND key_version = @key_version
                 ORDER BY created_at DESC, job_id DESC
                 LIMIT 1
@@ -829,6 +829,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
         command.Parameters.AddWithValue("blur", parameters.Blur);
         command.Parameters.AddWithValue("window", parameters.Window);
         command.Parameters.AddWithValue("mode", LedgerText.ToText(parameters.Mode));
+        command.Parameters.AddWithValue("spec_options", parameters.Spec == PoscudaV2.SpecName ? parameters.Code.ToText() : "");
         command.Parameters.AddWithValue("key_id", definition.KeyId);
         command.Parameters.AddWithValue("key_version", definition.KeyVersion);
     }

@@ -78,5 +78,9 @@ internal static class SqliteSchema
             holder TEXT NOT NULL,
             expires_at INTEGER NOT NULL);
         """,
+        """
+        -- poscuda-v2's spectral code parameters (ProtectionParameters.Code.ToText()); empty for poscuda-v1 jobs.
+        ALTER TABLE jobs ADD COLUMN spec_options TEXT NOT NULL DEFAULT '';
+        """,
     ];
 }

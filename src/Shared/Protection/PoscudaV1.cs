@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using PosCuda.Shared.Audio;
 
 namespace PosCuda.Shared.Protection;
@@ -21,10 +20,6 @@ public sealed class PoscudaV1 : IProtectionSpec
     private static readonly byte[] s_filterInfo = "poscuda/v1/filter"u8.ToArray();
     private static readonly byte[] s_positionInfo = "poscuda/v1/position"u8.ToArray();
 
-    // Labels are hashed as their exact UTF-8 bytes; a string with no exact encoding (a lone surrogate) is refused
-    // rather than silently replaced with U+FFFD.
-    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private PoscudaV1()
     {
     }
@@ -38,34 +33,14 @@ public sealed class PoscudaV1 : IProtectionSpec
     /// <inheritdoc/>
     public ClassPatch DeriveClassPatch(ReadOnlySpan<byte> secret, string label, ProtectionParameters parameters)
     {
-        ArgumentNullException.ThrowIfNull(label);
         ArgumentNullException.ThrowIfNull(parameters);
-        if (secret.Length != 32)
-        {
-            throw new ArgumentException("A key secret is 32 bytes.", nameof(secret));
-        }
-
-        byte[] labelBytes;
-        try
-        {
-            labelBytes = s_strictUtf8.GetBytes(label);
-        }
-        catch (EncoderFallbackException e)
-        {
-            throw new ArgumentException("The label is not valid Unicode (it has a lone surrogate).", nameof(label), e);
-        }
-
         int k = parameters.Taps;
-        byte[] message = new byte[s_classPrefix.Length + labelBytes.Length];
-        s_classPrefix.CopyTo(message, 0);
-        labelBytes.CopyTo(message, s_classPrefix.Length);
-
         Span<byte> classKey = stackalloc byte[HMACSHA256.HashSizeInBytes];
         Span<byte> positionBytes = stackalloc byte[8];
         byte[] tapBytes = ArrayPool<byte>.Shared.Rent(4 * k);
         try
         {
-            HMACSHA256.HashData(secret, message, classKey);
+            ClassKey.Derive(secret, s_classPrefix, label, classKey);
             HKDF.Expand(HashAlgorithmName.SHA256, classKey, tapBytes.AsSpan(0, 4 * k), s_filterInfo);
             HKDF.Expand(HashAlgorithmName.SHA256, classKey, positionBytes, s_positionInfo);
 

@@ -8,7 +8,7 @@ public sealed record ProtectionParameters
 
     public ProtectionParameters(
         int taps = 80, int patchLength = 240, double blur = 0.01, int window = 4000,
-        PatchMode mode = PatchMode.Positional, string spec = DefaultSpec)
+        PatchMode mode = PatchMode.Positional, string spec = DefaultSpec, SpectralCodeParameters? code = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(taps, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(taps, 2040);
@@ -26,6 +26,7 @@ public sealed record ProtectionParameters
         Window = window;
         Mode = mode;
         Spec = spec;
+        Code = code ?? SpectralCodeParameters.Default;
     }
 
     /// <summary>k: filter taps.</summary>
@@ -45,4 +46,7 @@ public sealed record ProtectionParameters
 
     /// <summary>The spec version, e.g. <c>poscuda-v1</c>.</summary>
     public string Spec { get; }
+
+    /// <summary>poscuda-v2's spectral code parameters (v1 ignores them).</summary>
+    public SpectralCodeParameters Code { get; }
 }

@@ -3,7 +3,7 @@ namespace PosCuda.Shared.Protection;
 /// <summary>The registry of spec versions; a job picks one by name.</summary>
 public static class ProtectionSpecs
 {
-    private static readonly IProtectionSpec[] s_specs = [PoscudaV1.Instance];
+    private static readonly IProtectionSpec[] s_specs = [PoscudaV1.Instance, PoscudaV2.Instance];
 
     /// <summary>The names of the known specs.</summary>
     public static IReadOnlyList<string> Names { get; } = Array.ConvertAll(s_specs, static spec => spec.Name);
