@@ -96,7 +96,6 @@ public sealed class PoscudaV2 : IProtectionSpec
         double[] y = ArrayPool<double>.Shared.Rent(n);
         try
         {
-            long clipped = 0;
             for (int channel = 0; channel < layout.Channels; channel++)
             {
                 Span<double> original = x.AsSpan(0, n);
@@ -111,10 +110,11 @@ public sealed class PoscudaV2 : IProtectionSpec
                     protectedSamples[i] = SampleCodec.IsInRange(layout, value) ? value : original[i];
                 }
 
-                clipped += SampleCodec.Encode(wavFile, layout, channel, 0, protectedSamples);
+                // Nothing is clamped: a float sample already beyond full scale is kept as it is, not counted.
+                SampleCodec.Encode(wavFile, layout, channel, 0, protectedSamples);
             }
 
-            return new ProtectResult(0, frames, clipped);
+            return new ProtectResult(0, frames, 0);
         }
         finally
         {

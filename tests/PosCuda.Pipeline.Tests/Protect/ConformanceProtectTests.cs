@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PosCuda.Coordinator.Cli;
+using PosCuda.Shared.Protection;
 using PosCuda.Testing;
 
 namespace PosCuda.Pipeline.Tests.Protect;
@@ -46,8 +47,10 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
         _fixture = fixture;
     }
 
-    [Fact]
-    public async Task Protect_SciPyConformanceSuite_ProtectsAndRejectsAsDocumented()
+    [Theory]
+    [InlineData(PoscudaV1.SpecName)]
+    [InlineData(PoscudaV2.SpecName)]
+    public async Task Protect_SciPyConformanceSuite_ProtectsAndRejectsAsDocumented(string spec)
     {
         string src = Path.Combine(RepositoryPaths.Root, "tests", "PosCuda.Shared.Tests", "TestData", "wav-conformance");
         using var temp = new TempDirectory();
@@ -55,7 +58,7 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
         string report = temp["report.json"];
 
         int code = await PoscudaCli.RunAsync(
-            ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", "regex:^(?<label>test)-", "--report", report, "--quiet"]);
+            ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", "regex:^(?<label>test)-", "--report", report, "--quiet", "--spec", spec]);
 
         Assert.Equal(ExitCodes.SomeFailed, code);
         // Every file of the suite is in exactly one of the two tables (a new file in neither fails here).
@@ -65,7 +68,9 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
         foreach (string name in s_protected)
         {
             byte[] input = await File.ReadAllBytesAsync(Path.Combine(src, name));
-            Assert.Equal(_fixture.Expected(input, "test", name), await File.ReadAllBytesAsync(Path.Combine(dst, name)));
+            byte[] output = await File.ReadAllBytesAsync(Path.Combine(dst, name));
+            Assert.Equal(_fixture.Expected(input, "test", name, new ProtectionParameters(spec: spec)), output);
+            Assert.NotEqual(input, output);
         }
 
         using JsonDocument json = JsonDocument.Parse(await File.ReadAllBytesAsync(report));
