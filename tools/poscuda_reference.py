@@ -423,51 +423,82 @@ def v2_perturbation(x, rate, code, slots=16, fmin=300.0, fmax=3800.0, snr=21.0, 
                 cells_of.append(code.index(slot))
     if n == 0 or not bins:
         return p
+    bin_index = {k: b for b, k in enumerate(bins)}
     w = len(code)
     budget_fraction = math.pow(10.0, -snr / 10.0)
     d2 = depth * depth
     frame_count = (n + H - 1) // H + 1
+    def load(t):
+        start = (t - 1) * H
+        return [x[start + i] * window[i] if 0 <= start + i < n else 0.0 for i in range(L)]
+
+    def add(q, t):
+        start = (t - 1) * H
+        for i in range(L):
+            m = start + i
+            if 0 <= m < n:
+                p[m] += window[i] * q[i]
+
     for first in range(0, frame_count, V2_GROUP_FRAMES):
         frames = min(V2_GROUP_FRAMES, frame_count - first)
         total = 0.0
         cells = [0.0] * (frames * w)
-        coded = []
-        for f in range(frames):
-            start = (first + f - 1) * H
-            re = [x[start + i] * window[i] if 0 <= start + i < n else 0.0 for i in range(L)]
-            im = [0.0] * L
+        coded = [None] * frames
+        # Analysis: frames f and f+1 as the real and imaginary parts of one transform.
+        for f in range(0, frames, 2):
+            pair = f + 1 < frames
+            re = load(first + f)
+            im = load(first + f + 1) if pair else [0.0] * L
             fft.transform(re, im, False)
-            energy = 0.0
-            for k in range(half + 1):
-                power = re[k] * re[k] + im[k] * im[k]
-                energy += power if k == 0 or k == half else 2.0 * power
-            total += energy
-            row = []
-            for b, k in enumerate(bins):
-                power = re[k] * re[k] + im[k] * im[k]
-                cells[f * w + cells_of[b]] += power if k == 0 or k == half else 2.0 * power
-                row.append((re[k], im[k]))
-            coded.append(row)
+            for g in ((f, True), (f + 1, False)) if pair else ((f, True),):
+                t, is_real = g
+                energy = 0.0
+                row = []
+                for k in range(half + 1):
+                    m = (L - k) % L
+                    if is_real:
+                        xr = 0.5 * (re[k] + re[m])
+                        xi = 0.5 * (im[k] - im[m])
+                    else:
+                        xr = 0.5 * (im[k] + im[m])
+                        xi = 0.5 * (re[m] - re[k])
+                    power = xr * xr + xi * xi
+                    weighted = power if k == 0 or k == half else 2.0 * power
+                    energy += weighted
+                    if k in bin_index:
+                        b = bin_index[k]
+                        cells[t * w + cells_of[b]] += weighted
+                        row.append((xr, xi))
+                total += energy
+                coded[t] = row
         level = water_level([d2 * e for e in cells], budget_fraction * total)
-        for f in range(frames):
+
+        def gain(energy):
+            return depth if energy == 0 or d2 * energy <= level else math.sqrt(level / energy)
+
+        # Synthesis: W = Q_f + i Q_(f+1), one inverse transform per pair.
+        for f in range(0, frames, 2):
+            pair = f + 1 < frames
             re = [0.0] * L
             im = [0.0] * L
             for b, k in enumerate(bins):
-                energy = cells[f * w + cells_of[b]]
-                gain = depth if energy == 0 or d2 * energy <= level else math.sqrt(level / energy)
-                qr = -(gain * coded[f][b][0])
-                qi = -(gain * coded[f][b][1])
-                re[k] = qr
-                im[k] = qi
+                ga = gain(cells[f * w + cells_of[b]])
+                ar = -(ga * coded[f][b][0])
+                ai = -(ga * coded[f][b][1])
+                br = bi = 0.0
+                if pair:
+                    gb = gain(cells[(f + 1) * w + cells_of[b]])
+                    br = -(gb * coded[f + 1][b][0])
+                    bi = -(gb * coded[f + 1][b][1])
+                re[k] = ar - bi
+                im[k] = ai + br
                 if k != 0 and k != half:
-                    re[L - k] = qr
-                    im[L - k] = -qi
+                    re[L - k] = ar + bi
+                    im[L - k] = br - ai
             fft.transform(re, im, True)
-            start = (first + f - 1) * H
-            for i in range(L):
-                m = start + i
-                if 0 <= m < n:
-                    p[m] += window[i] * re[i]
+            add(re, first + f)
+            if pair:
+                add(im, first + f + 1)
     return p
 
 

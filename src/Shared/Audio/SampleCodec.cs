@@ -200,7 +200,14 @@ public static class SampleCodec
             return Math.Abs(value) <= 1.0;
         }
 
-        double q = Math.Round(value * scale, MidpointRounding.AwayFromZero);
+        // value * scale is exact (scale is a power of two); inside [-scale, scale - 1] it rounds inside too.
+        double scaled = value * scale;
+        if (scaled >= -scale && scaled <= scale - 1)
+        {
+            return true;
+        }
+
+        double q = Math.Round(scaled, MidpointRounding.AwayFromZero);
         return q >= -scale && q <= scale - 1;
     }
 

@@ -187,37 +187,30 @@ public sealed class SpectralCodeFilter
         int half = l / 2;
         int c = _codedBins.Length;
         int w = CodeLength;
-        int n = x.Length;
         double total = 0;
         cells.Clear();
 
-        // Analysis: every frame's spectrum, its energy, and the energy of each code slot.
-        for (int f = 0; f < frames; f++)
+        // Analysis, two frames per transform (frame f as the real part, f + 1 as the imaginary part): every frame's
+        // spectrum, its energy, and the energy of each code slot.
+        for (int f = 0; f < frames; f += 2)
         {
-            long start = ((firstFrame + f - 1) * Hop);
-            for (int i = 0; i < l; i++)
+            bool pair = f + 1 < frames;
+            Load(x, firstFrame + f, re);
+            if (pair)
             {
-                long m = start + i;
-                re[i] = m >= 0 && m < n ? x[(int)m] * _window[i] : 0.0;
-                im[i] = 0.0;
+                Load(x, firstFrame + f + 1, im);
+            }
+            else
+            {
+                im.Clear();
             }
 
             _fft.Transform(re, im, inverse: false);
-            double frameEnergy = 0;
-            for (int k = 0; k <= half; k++)
+            (double first, double second) = Split(re, im, f, pair, codedRe, codedIm, cells);
+            total += first;
+            if (pair)
             {
-                double power = (re[k] * re[k]) + (im[k] * im[k]);
-                frameEnergy += k == 0 || k == half ? power : 2.0 * power;
-            }
-
-            total += frameEnergy;
-            for (int b = 0; b < c; b++)
-            {
-                int k = _codedBins[b];
-                double power = (re[k] * re[k]) + (im[k] * im[k]);
-                cells[(f * w) + _codedCell[b]] += k == 0 || k == half ? power : 2.0 * power;
-                codedRe[(f * c) + b] = re[k];
-                codedIm[(f * c) + b] = im[k];
+                total += second;
             }
         }
 
@@ -229,37 +222,152 @@ public sealed class SpectralCodeFilter
 
         double level = WaterLevel(sorted, _budgetFraction * total);
 
-        // Synthesis: each frame's attenuation of the coded bins, windowed and overlap-added.
-        for (int f = 0; f < frames; f++)
+        // Each cell's gain, in place of its energy (the energies are not needed any more).
+        for (int i = 0; i < cells.Length; i++)
         {
+            double energy = cells[i];
+            cells[i] = energy == 0 || depthSquared * energy <= level ? _depth : Math.Sqrt(level / energy);
+        }
+
+        // Synthesis, two frames per inverse transform: each frame's attenuation of the coded bins, as
+        // W = Q_f + i Q_(f+1), windowed and overlap-added in ascending frame order.
+        for (int f = 0; f < frames; f += 2)
+        {
+            bool pair = f + 1 < frames;
             re.Clear();
             im.Clear();
             for (int b = 0; b < c; b++)
             {
-                double energy = cells[(f * w) + _codedCell[b]];
-                double gain = energy == 0 || depthSquared * energy <= level ? _depth : Math.Sqrt(level / energy);
                 int k = _codedBins[b];
-                double qr = -(gain * codedRe[(f * c) + b]);
-                double qi = -(gain * codedIm[(f * c) + b]);
-                re[k] = qr;
-                im[k] = qi;
+                double gainA = cells[(f * w) + _codedCell[b]];
+                double ar = -(gainA * codedRe[(f * c) + b]);
+                double ai = -(gainA * codedIm[(f * c) + b]);
+                double br = 0;
+                double bi = 0;
+                if (pair)
+                {
+                    double gainB = cells[((f + 1) * w) + _codedCell[b]];
+                    br = -(gainB * codedRe[((f + 1) * c) + b]);
+                    bi = -(gainB * codedIm[((f + 1) * c) + b]);
+                }
+
+                re[k] = ar - bi;
+                im[k] = ai + br;
                 if (k != 0 && k != half)
                 {
-                    re[l - k] = qr;
-                    im[l - k] = -qi;
+                    re[l - k] = ar + bi;
+                    im[l - k] = br - ai;
                 }
             }
 
             _fft.Transform(re, im, inverse: true);
-            long start = ((firstFrame + f - 1) * Hop);
-            for (int i = 0; i < l; i++)
+            Add(re, firstFrame + f, perturbation);
+            if (pair)
             {
-                long m = start + i;
-                if (m >= 0 && m < n)
-                {
-                    perturbation[(int)m] += _window[i] * re[i];
-                }
+                Add(im, firstFrame + f + 1, perturbation);
             }
         }
+    }
+
+    // Frame t's windowed samples: x[(t-1)H + i] * win[i], 0 outside the clip.
+    private void Load(ReadOnlySpan<double> x, long frame, Span<double> destination)
+    {
+        long start = (frame - 1) * Hop;
+        ReadOnlySpan<double> window = _window;
+        if (start >= 0 && start + destination.Length <= x.Length)
+        {
+            ReadOnlySpan<double> samples = x.Slice((int)start, destination.Length);
+            for (int i = 0; i < destination.Length; i++)
+            {
+                destination[i] = samples[i] * window[i];
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < destination.Length; i++)
+        {
+            long m = start + i;
+            destination[i] = m >= 0 && m < x.Length ? x[(int)m] * window[i] : 0.0;
+        }
+    }
+
+    // p[(t-1)H + i] += win[i] * q[i] over the samples inside the clip.
+    private void Add(ReadOnlySpan<double> q, long frame, Span<double> perturbation)
+    {
+        long start = (frame - 1) * Hop;
+        ReadOnlySpan<double> window = _window;
+        if (start >= 0 && start + q.Length <= perturbation.Length)
+        {
+            Span<double> samples = perturbation.Slice((int)start, q.Length);
+            for (int i = 0; i < q.Length; i++)
+            {
+                samples[i] += window[i] * q[i];
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < q.Length; i++)
+        {
+            long m = start + i;
+            if (m >= 0 && m < perturbation.Length)
+            {
+                perturbation[(int)m] += window[i] * q[i];
+            }
+        }
+    }
+
+    // The two real frames' spectra out of the paired transform Z (bins 0..L/2): the real-part frame is
+    // X[k] = (Z[k] + conj Z[L-k]) / 2, the imaginary-part frame (Z[k] - conj Z[L-k]) / 2i. Stores their coded bins,
+    // adds their cell energies, and returns their energies (the second 0 when there is no second frame).
+    private (double First, double Second) Split(ReadOnlySpan<double> re, ReadOnlySpan<double> im, int f, bool pair, double[] codedRe, double[] codedIm, Span<double> cells)
+    {
+        int l = FrameLength;
+        int half = l / 2;
+        int c = _codedBins.Length;
+        int w = CodeLength;
+        int[] codedBins = _codedBins;
+        int[] codedCell = _codedCell;
+        double energyA = 0;
+        double energyB = 0;
+        int b = 0;
+        int nextCoded = codedBins[0];
+        for (int k = 0; k <= half; k++)
+        {
+            int m = (l - k) & (l - 1);
+            double ar = 0.5 * (re[k] + re[m]);
+            double ai = 0.5 * (im[k] - im[m]);
+            double powerA = (ar * ar) + (ai * ai);
+            double weightedA = k == 0 || k == half ? powerA : 2.0 * powerA;
+            energyA += weightedA;
+            double br = 0, bi = 0, weightedB = 0;
+            if (pair)
+            {
+                br = 0.5 * (im[k] + im[m]);
+                bi = 0.5 * (re[m] - re[k]);
+                double powerB = (br * br) + (bi * bi);
+                weightedB = k == 0 || k == half ? powerB : 2.0 * powerB;
+                energyB += weightedB;
+            }
+
+            if (k == nextCoded)
+            {
+                cells[(f * w) + codedCell[b]] += weightedA;
+                codedRe[(f * c) + b] = ar;
+                codedIm[(f * c) + b] = ai;
+                if (pair)
+                {
+                    cells[((f + 1) * w) + codedCell[b]] += weightedB;
+                    codedRe[((f + 1) * c) + b] = br;
+                    codedIm[((f + 1) * c) + b] = bi;
+                }
+
+                b++;
+                nextCoded = b < c ? codedBins[b] : -1;
+            }
+        }
+
+        return (energyA, energyB);
     }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmark: what poscuda-v2 costs per clip against poscuda-v1, on a RAM-backed folder.
+# Replicates FSDD (../shared/datasets/fsdd/recordings) COPIES times, then alternates
+# `poscuda protect --spec poscuda-v1` and `--spec poscuda-v2` RUNS times each; prints every run,
+# the medians (wall and CPU seconds) and the v2/v1 ratios. Usage: bench/spec-cost.sh [COPIES] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COPIES=${1:-10}
+RUNS=${2:-3}
+FSDD=${FSDD:-../shared/datasets/fsdd/recordings}
+ROOT=${BENCH_ROOT:-/dev/shm/poscuda-spec-bench}
+[ -d "$FSDD" ] || { echo "FSDD not found at $FSDD (set FSDD=...)" >&2; exit 1; }
+
+BIN=$(scripts/publish.sh)
+POSCUDA="dotnet $BIN/poscuda.dll"
+rm -rf "$ROOT"; mkdir -p "$ROOT/src"
+for i in $(seq 1 "$COPIES"); do
+  d="$ROOT/src/copy$(printf %03d "$i")"; mkdir -p "$d"; cp "$FSDD"/*.wav "$d/"
+done
+files=$(find "$ROOT/src" -name '*.wav' | wc -l)
+echo "corpus: $files clips in $ROOT/src"
+$POSCUDA keyring create "$ROOT/keyring.json" >/dev/null
+
+declare -A wall cpu
+for r in $(seq 1 "$RUNS"); do
+  for spec in poscuda-v1 poscuda-v2; do
+    rm -rf "$ROOT/out" "$ROOT/out.poscuda-state"; sync
+    out=$( { /usr/bin/time -f '%e %U %S' $POSCUDA protect "$ROOT/src" "$ROOT/out" --keyring "$ROOT/keyring.json" \
+      --labels 'regex:^copy\d+/(?<label>\d+)_' --spec "$spec" --quiet >/dev/null; } 2>&1 | tail -1)
+    read -r e u s <<<"$out"
+    wall[$spec]+="$e "; cpu[$spec]+="$(echo "$u + $s" | bc -l) "
+    printf 'run %d %s: %.2f s wall, %.2f CPU-s\n' "$r" "$spec" "$e" "$(echo "$u + $s" | bc -l)"
+  done
+done
+median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+w1=$(median ${wall[poscuda-v1]}); w2=$(median ${wall[poscuda-v2]}); c1=$(median ${cpu[poscuda-v1]}); c2=$(median ${cpu[poscuda-v2]})
+printf 'median: v1 %.2f s (%.2f CPU-s), v2 %.2f s (%.2f CPU-s); v2/v1 wall %.2fx, CPU %.2fx; v2 %.0f us CPU per clip more\n' \
+  "$w1" "$c1" "$w2" "$c2" "$(echo "$w2 / $w1" | bc -l)" "$(echo "$c2 / $c1" | bc -l)" "$(echo "($c2 - $c1) * 1000000 / $files" | bc -l)"
+rm -rf "$ROOT"
