@@ -17,6 +17,7 @@ public static class PoscudaCli
             CoordinatorCommand.Create(common),
             StatusCommand.Create(common),
             KeyringCommand.Create(),
+            QualityCommand.Create(common),
         };
     }
 

@@ -227,7 +227,8 @@ public static class ProtectCommand
 
         if (request.ReportPath is not null)
         {
-            await WriteReportAsync(request.ReportPath, summary, clock.Elapsed, cancellationToken).ConfigureAwait(false);
+            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed), cancellationToken)
+                .ConfigureAwait(false);
         }
 
         foreach (ObjectRecord failure in summary.Failures)
@@ -258,20 +259,6 @@ public static class ProtectCommand
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
         return plan;
-    }
-
-    private static async Task WriteReportAsync(string path, JobSummary summary, TimeSpan elapsed, CancellationToken cancellationToken)
-    {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp";
-        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        await using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            JobReportWriter.WriteReport(json, summary, elapsed);
-            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        File.Move(temp, full, overwrite: true);
     }
 
     private static string DefaultStatePath(string destination)
