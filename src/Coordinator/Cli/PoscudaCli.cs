@@ -18,6 +18,7 @@ public static class PoscudaCli
             StatusCommand.Create(common),
             KeyringCommand.Create(),
             QualityCommand.Create(common),
+            AuditCommand.Create(common),
         };
     }
 

@@ -91,7 +91,7 @@ public static class ProtectCommand
         Locations.EnsureNotWithin(destination, source);
 
         Keyring keyring = Keyring.Load(request.KeyringPath);
-        string statePath = request.StatePath ?? DefaultStatePath(destination);
+        string statePath = request.StatePath ?? Locations.DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
 
@@ -259,17 +259,6 @@ public static class ProtectCommand
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
         return plan;
-    }
-
-    private static string DefaultStatePath(string destination)
-    {
-        if (!destination.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            return destination + ".poscuda-state";
-        }
-
-        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)))[..16];
-        return Path.Combine(Directory.GetCurrentDirectory(), ".poscuda-state", hash);
     }
 
     private static bool AnsiConsoleIsInteractive() => Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;
