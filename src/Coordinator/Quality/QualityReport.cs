@@ -84,6 +84,16 @@ public static class QualityReport
         json.WriteNumber("silentPatchBelowLevel", t.QuietByLevel);
         json.WriteNumber("silentPatchBelowClip", t.QuietByContrast);
         WriteNumber(json, "silentPatchFraction", t.SilentPatchFraction);
+        WriteStatistic(json, "patchLevelDbfs", t.PatchLevel);
+
+        // How the silent-patch figure moves with the level threshold (the contrast test left out).
+        json.WriteStartObject("patchLevelBelowDbfs");
+        foreach (int threshold in new[] { -60, -50, -45, -40, -35, -30 })
+        {
+            WriteNumber(json, threshold.ToString(CultureInfo.InvariantCulture), t.PatchLevel.FractionBelow(threshold));
+        }
+
+        json.WriteEndObject();
         WriteNumber(json, "logMelFrechetDistance", t.LogMelFrechet());
         json.WriteNumber("cleanLogMelFrames", t.CleanLogMel.Count);
         json.WriteNumber("protectedLogMelFrames", t.ProtectedLogMel.Count);

@@ -49,6 +49,9 @@ public sealed class QualityTally
     /// <summary>Log-spectral distance over the frames of the changed span, changed clips.</summary>
     public StreamingStatistic LsdPatch { get; } = new(0, 100, 0.05);
 
+    /// <summary>RMS of the clean signal over the changed span (dBFS), changed clips: how quiet the patched places are.</summary>
+    public StreamingStatistic PatchLevel { get; } = new(-120, 0, 0.5);
+
     /// <summary>Log-mel frames of the clean clips.</summary>
     public RunningMoments CleanLogMel { get; }
 
@@ -84,6 +87,7 @@ public sealed class QualityTally
         LsdPatch.Add(c.LsdPatchDb);
         NewlyClipped += c.NewlyClipped;
         ClipsWithClipping += c.NewlyClipped > 0 ? 1 : 0;
+        PatchLevel.Add(c.SpanRmsDbfs);
         SilentPatches += c.SilentPatch ? 1 : 0;
         QuietByLevel += c.QuietByLevel ? 1 : 0;
         QuietByContrast += c.QuietByContrast ? 1 : 0;

@@ -38,6 +38,9 @@ public sealed class StreamingStatistic
     /// <summary>Infinite or NaN values added (left out of the figures).</summary>
     public long NonFinite { get; private set; }
 
+    /// <summary>Values of -infinity added (counted below every threshold by <see cref="FractionBelow"/>).</summary>
+    public long NonFiniteBelow { get; private set; }
+
     /// <summary>The smallest finite value.</summary>
     public double Min { get; private set; } = double.PositiveInfinity;
 
@@ -59,6 +62,7 @@ public sealed class StreamingStatistic
         if (!double.IsFinite(value))
         {
             NonFinite++;
+            NonFiniteBelow += double.IsNegativeInfinity(value) ? 1 : 0;
             return;
         }
 
@@ -69,6 +73,26 @@ public sealed class StreamingStatistic
         Max = Math.Max(Max, value);
         int bin = (int)Math.Floor((value - Low) / BinWidth);
         _bins[Math.Clamp(bin, 0, _bins.Length - 1)]++;
+    }
+
+    /// <summary>The fraction of the finite values below <paramref name="threshold"/>, to a bin (exact when the threshold
+    /// is a bin edge; silence, -infinity, counts as below anything); NaN when none.</summary>
+    public double FractionBelow(double threshold)
+    {
+        long total = Count + NonFiniteBelow;
+        if (total == 0)
+        {
+            return double.NaN;
+        }
+
+        long below = NonFiniteBelow;
+        int edge = (int)Math.Clamp(Math.Round((threshold - Low) / BinWidth), 0, _bins.Length);
+        for (int i = 0; i < edge; i++)
+        {
+            below += _bins[i];
+        }
+
+        return (double)below / total;
     }
 
     /// <summary>The approximate <paramref name="q"/>-quantile (0..1): the centre of the bin it falls in, clamped to the
