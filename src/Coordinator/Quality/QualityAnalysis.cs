@@ -11,7 +11,7 @@ namespace PosCuda.Coordinator.Quality;
 /// per class and overall.</summary>
 /// <remarks>
 /// Memory holds the key listing, a few clips per worker in flight, one <see cref="QualityTally"/> per class and, for
-/// plots, the first clip (in key order) of up to <see cref="QualitySettings"/>' plotted classes; never a list of frames.
+/// plots, the first clip (in key order) of each of up to <c>maxExamples</c> classes; never a list of frames.
 /// A protected counterpart that is missing or unreadable is a failure with its key and reason, not an error.
 /// </remarks>
 public sealed class QualityAnalysis

@@ -66,6 +66,23 @@ public class QualityAnalysisTests
     }
 
     [Fact]
+    public async Task WritePlots_TwoClasses_WritesPngFiles()
+    {
+        using var temp = new TempDirectory();
+        foreach ((string label, double hz) in new[] { ("a", 440.0), ("b", 660.0) })
+        {
+            double[] x = Tone(4000, hz);
+            Write(temp[$"clean/{label}/1.wav"], x);
+            Write(temp[$"protected/{label}/1.wav"], [.. x.Select((v, i) => i is >= 400 and < 640 ? 0.4 * v : v)]);
+        }
+
+        IReadOnlyList<string> files = QualityPlots.Write(temp["plots"], await RunAsync(temp));
+
+        Assert.Equal(["snr-distribution.png", "spectrogram-00-a.png", "spectrogram-01-b.png"], files.Select(Path.GetFileName));
+        Assert.All(files, f => Assert.Equal<byte>([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(f)[..4]));
+    }
+
+    [Fact]
     public void CountNewlyClipped_SampleAlreadyAtFullScale_IsNotCounted()
     {
         // 16-bit: full scale is 32767/32768 and -1. Sample 0 and 2 become full scale; sample 1 already was.
