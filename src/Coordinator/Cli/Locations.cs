@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Storage;
 
@@ -40,5 +42,19 @@ public static class Locations
         {
             throw new UsageException(e.Message, e);
         }
+    }
+
+    /// <summary>The default state folder for a destination: <c>DST.poscuda-state</c> beside a local one,
+    /// <c>./.poscuda-state/&lt;hash&gt;</c> for S3.</summary>
+    public static string DefaultStatePath(string destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!destination.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            return destination + ".poscuda-state";
+        }
+
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)))[..16];
+        return Path.Combine(Directory.GetCurrentDirectory(), ".poscuda-state", hash);
     }
 }

@@ -17,6 +17,8 @@ public static class PoscudaCli
             CoordinatorCommand.Create(common),
             StatusCommand.Create(common),
             KeyringCommand.Create(),
+            QualityCommand.Create(common),
+            AuditCommand.Create(common),
         };
     }
 

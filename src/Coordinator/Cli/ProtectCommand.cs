@@ -91,7 +91,7 @@ public static class ProtectCommand
         Locations.EnsureNotWithin(destination, source);
 
         Keyring keyring = Keyring.Load(request.KeyringPath);
-        string statePath = request.StatePath ?? DefaultStatePath(destination);
+        string statePath = request.StatePath ?? Locations.DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
 
@@ -227,7 +227,8 @@ public static class ProtectCommand
 
         if (request.ReportPath is not null)
         {
-            await WriteReportAsync(request.ReportPath, summary, clock.Elapsed, cancellationToken).ConfigureAwait(false);
+            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed), cancellationToken)
+                .ConfigureAwait(false);
         }
 
         foreach (ObjectRecord failure in summary.Failures)
@@ -258,31 +259,6 @@ public static class ProtectCommand
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);
         return plan;
-    }
-
-    private static async Task WriteReportAsync(string path, JobSummary summary, TimeSpan elapsed, CancellationToken cancellationToken)
-    {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp";
-        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        await using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            JobReportWriter.WriteReport(json, summary, elapsed);
-            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        File.Move(temp, full, overwrite: true);
-    }
-
-    private static string DefaultStatePath(string destination)
-    {
-        if (!destination.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            return destination + ".poscuda-state";
-        }
-
-        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)))[..16];
-        return Path.Combine(Directory.GetCurrentDirectory(), ".poscuda-state", hash);
     }
 
     private static bool AnsiConsoleIsInteractive() => Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;
