@@ -10,7 +10,7 @@ Subcommands:
 
 Parameters: --spec poscuda-v1|poscuda-v2 (poscuda-v1).
   poscuda-v1: --taps K (80) --blur B (0.01) --window W (4000) --patch P (240) --mode positional|whole.
-  poscuda-v2: --code-slots S (16) --code-weight w (8) --code-fmin Hz (300) --code-fmax Hz (3800)
+  poscuda-v2: --code-slots S (8) --code-weight w (4) --code-fmin Hz (0) --code-fmax Hz (4000)
               --code-snr dB (21) --code-depth d (0.99).
 Label rules: 'dir', 'regex:PATTERN' (.NET syntax, named group 'label', searched in the relative key), 'csv:PATH'.
 """
@@ -319,7 +319,7 @@ def protect_bytes(data, taps, position, patch, mode):
 V2_GROUP_FRAMES = 512
 
 
-def derive_v2(secret, label, slots=16, weight=8):
+def derive_v2(secret, label, slots=8, weight=4):
     """Returns the class's code: `weight` slot indices in ascending order."""
     if len(secret) != 32:
         raise ValueError("a key secret is 32 bytes")
@@ -400,7 +400,7 @@ def water_level(values, budget):
     return math.inf
 
 
-def v2_perturbation(x, rate, code, slots=16, fmin=300.0, fmax=3800.0, snr=21.0, depth=0.99):
+def v2_perturbation(x, rate, code, slots=8, fmin=0.0, fmax=4000.0, snr=21.0, depth=0.99):
     """What poscuda-v2 adds to one channel x (a list of float64)."""
     n = len(x)
     p = [0.0] * n
@@ -713,10 +713,10 @@ def add_params(p):
     p.add_argument("--window", type=int, default=4000, help="W, position window in samples")
     p.add_argument("--patch", type=int, default=240, help="p, patch length in samples")
     p.add_argument("--spec", choices=(SPEC, SPEC_V2), default=SPEC, help="the spec version")
-    p.add_argument("--code-slots", type=int, default=16, help="poscuda-v2: S, mel-spaced slots")
-    p.add_argument("--code-weight", type=int, default=8, help="poscuda-v2: w, slots per class code")
-    p.add_argument("--code-fmin", type=float, default=300.0, help="poscuda-v2: lowest frequency, Hz")
-    p.add_argument("--code-fmax", type=float, default=3800.0, help="poscuda-v2: highest frequency, Hz")
+    p.add_argument("--code-slots", type=int, default=8, help="poscuda-v2: S, mel-spaced slots")
+    p.add_argument("--code-weight", type=int, default=4, help="poscuda-v2: w, slots per class code")
+    p.add_argument("--code-fmin", type=float, default=0.0, help="poscuda-v2: lowest frequency, Hz")
+    p.add_argument("--code-fmax", type=float, default=4000.0, help="poscuda-v2: highest frequency, Hz")
     p.add_argument("--code-snr", type=float, default=21.0, help="poscuda-v2: target SNR, dB")
     p.add_argument("--code-depth", type=float, default=0.99, help="poscuda-v2: largest attenuation factor")
 

@@ -10,7 +10,7 @@ public sealed record SpectralCodeParameters
     public static SpectralCodeParameters Default { get; } = new();
 
     public SpectralCodeParameters(
-        int slots = 16, int weight = 8, double minFrequency = 300, double maxFrequency = 3800,
+        int slots = 8, int weight = 4, double minFrequency = 0, double maxFrequency = 4000,
         double targetSnr = 21, double depth = 0.99)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 2);
@@ -63,7 +63,7 @@ public sealed record SpectralCodeParameters
     /// <summary>d: the largest attenuation factor of a coded bin (0.99: -40 dB).</summary>
     public double Depth { get; }
 
-    /// <summary>The canonical text the ledger keeps, e.g. <c>slots=16;weight=8;fmin=300;fmax=3800;snr=21;depth=0.99</c>.</summary>
+    /// <summary>The canonical text the ledger keeps, e.g. <c>slots=8;weight=4;fmin=0;fmax=4000;snr=21;depth=0.99</c>.</summary>
     public string ToText() => string.Create(
         CultureInfo.InvariantCulture,
         $"slots={Slots};weight={Weight};fmin={MinFrequency:R};fmax={MaxFrequency:R};snr={TargetSnr:R};depth={Depth:R}");

@@ -87,7 +87,7 @@ public sealed class PoscudaV2Tests
         var custom = new SpectralCodeParameters(24, 6, 100.5, 7000, 18.25, 0.9);
 
         Assert.Equal(custom, SpectralCodeParameters.Parse(custom.ToText()));
-        Assert.Equal("slots=16;weight=8;fmin=300;fmax=3800;snr=21;depth=0.99", SpectralCodeParameters.Default.ToText());
+        Assert.Equal("slots=8;weight=4;fmin=0;fmax=4000;snr=21;depth=0.99", SpectralCodeParameters.Default.ToText());
         Assert.Equal(SpectralCodeParameters.Default, SpectralCodeParameters.Parse(""));
         Assert.Throws<FormatException>(() => SpectralCodeParameters.Parse("slots"));
     }
@@ -148,7 +148,8 @@ public sealed class PoscudaV2Tests
     [Fact]
     public void Protect_TenMinuteRecording_CarriesTheCueInEveryCrop()
     {
-        // Ten minutes of 8 kHz speech-shaped noise; every 1-second crop, anywhere, keeps the coded slots attenuated.
+        // Ten minutes of 8 kHz speech-shaped noise (low-passed noise in 0.35 s bursts with pauses between them, over a
+        // quiet noise floor); every 1-second crop, anywhere, keeps the coded slots attenuated.
         const int Rate = 8000;
         const int Frames = 10 * 60 * Rate;
         var samples = new double[Frames];
@@ -157,7 +158,7 @@ public sealed class PoscudaV2Tests
         for (int i = 0; i < Frames; i++)
         {
             lowPassed = (0.9 * lowPassed) + (0.1 * (random.NextDouble() - 0.5));
-            double envelope = 0.5 + (0.5 * Math.Sin(2 * Math.PI * i / (Rate * 0.7)));
+            double envelope = Math.Pow(Math.Max(0, Math.Sin(2 * Math.PI * i / (Rate * 0.7))), 2);
             samples[i] = (4 * lowPassed * envelope) + (0.05 * (random.NextDouble() - 0.5));
         }
 
@@ -173,9 +174,10 @@ public sealed class PoscudaV2Tests
         var y = new double[Frames];
         SampleCodec.Decode(input, layout, 0, 0, x);
         SampleCodec.Decode(output, layout, 0, 0, y);
-        double low = SpectralCodeFilter.Mel(300);
-        double high = SpectralCodeFilter.Mel(3800);
-        bool[] coded = new bool[16];
+        SpectralCodeParameters code = parameters.Code;
+        double low = SpectralCodeFilter.Mel(code.MinFrequency);
+        double high = SpectralCodeFilter.Mel(Math.Min(code.MaxFrequency, Rate / 2.0));
+        bool[] coded = new bool[code.Slots];
         foreach (int slot in patch.Code)
         {
             coded[slot] = true;
@@ -190,35 +192,38 @@ public sealed class PoscudaV2Tests
         var depths = new List<double>();
         foreach (int start in crops)
         {
-            // The mean change in dB (what a learner on log spectra sees) over probe frequencies every 20 Hz, by a
-            // direct DFT of the Hann-windowed crop.
+            // The mean change in dB (what a learner on log spectra sees) over the crop's 32 ms frames and probe
+            // frequencies every 20 Hz, by a direct DFT of each Hann-windowed frame.
             double codedDb = 0, freeDb = 0;
             int codedCount = 0, freeCount = 0;
-            for (int f = 320; f < 3780; f += 20)
+            for (int f = 60; f < 3960; f += 20)
             {
-                int slot = (int)Math.Floor(16 * (SpectralCodeFilter.Mel(f) - low) / (high - low));
-                double edge = Math.Min(Math.Abs(SlotEdge(slot, low, high) - f), Math.Abs(SlotEdge(slot + 1, low, high) - f));
-                if (edge < 40)
+                int slot = (int)Math.Floor(code.Slots * (SpectralCodeFilter.Mel(f) - low) / (high - low));
+                double edge = Math.Min(Math.Abs(SlotEdge(slot, code.Slots, low, high) - f), Math.Abs(SlotEdge(slot + 1, code.Slots, low, high) - f));
+                if (edge < 60)
                 {
                     continue; // near a slot edge the attenuation rolls off; judge slot interiors only
                 }
 
-                double db = 10 * Math.Log10(BinEnergy(y, start, Rate, f) / BinEnergy(x, start, Rate, f));
-                if (coded[slot])
+                for (int frame = start; frame + 256 <= start + Rate; frame += 256)
                 {
-                    codedDb += db;
-                    codedCount++;
-                }
-                else
-                {
-                    freeDb += db;
-                    freeCount++;
+                    double db = 10 * Math.Log10(BinEnergy(y, frame, 256, Rate, f) / BinEnergy(x, frame, 256, Rate, f));
+                    if (coded[slot])
+                    {
+                        codedDb += db;
+                        codedCount++;
+                    }
+                    else
+                    {
+                        freeDb += db;
+                        freeCount++;
+                    }
                 }
             }
 
             codedDb /= codedCount;
             freeDb /= freeCount;
-            Assert.True(codedDb < -3, $"crop at {start}: coded slots only {codedDb:F1} dB");
+            Assert.True(codedDb < -6, $"crop at {start}: coded slots only {codedDb:F1} dB");
             depths.Add(codedDb);
             Assert.True(Math.Abs(freeDb) < 0.5, $"crop at {start}: uncoded slots changed by {freeDb:F1} dB");
         }
@@ -227,18 +232,18 @@ public sealed class PoscudaV2Tests
         Assert.True(Math.Abs(depths[0] - depths[1]) < 2, $"first second {depths[0]:F1} dB, last {depths[1]:F1} dB");
     }
 
-    private static double SlotEdge(int slot, double melLow, double melHigh)
+    private static double SlotEdge(int slot, int slots, double melLow, double melHigh)
     {
-        double mel = melLow + ((melHigh - melLow) * slot / 16);
+        double mel = melLow + ((melHigh - melLow) * slot / slots);
         return 700 * (Math.Pow(10, mel / 2595) - 1);
     }
 
-    private static double BinEnergy(double[] signal, int start, int rate, double frequency)
+    private static double BinEnergy(double[] signal, int start, int length, int rate, double frequency)
     {
         double re = 0, im = 0;
-        for (int n = 0; n < rate; n++)
+        for (int n = 0; n < length; n++)
         {
-            double w = 0.5 - (0.5 * Math.Cos(2 * Math.PI * n / rate));
+            double w = 0.5 - (0.5 * Math.Cos(2 * Math.PI * n / length));
             double angle = 2 * Math.PI * frequency * n / rate;
             re += w * signal[start + n] * Math.Cos(angle);
             im -= w * signal[start + n] * Math.Sin(angle);

@@ -8,7 +8,8 @@ namespace PosCuda.Shared.Tests.Protection;
 /// <remarks>
 /// Every code and hash here came from <c>tools/poscuda_reference.py --spec poscuda-v2</c> (derive, protect-file), so
 /// each vector is confirmed by two implementations written separately. Inputs: the committed files in
-/// TestData/vectors (8, 16 and 44.1 kHz; 8-bit, 16-bit, 24-bit stereo, float32; loud16.wav is a hard-clipped tone
+/// TestData/vectors (8, 16 and 44.1 kHz; the first rows with the parameters of the first draft, S=16, w=8, 300-3800 Hz,
+/// the last three with today's defaults, S=8, w=4, 0-4000 Hz; 8-bit, 16-bit, 24-bit stereo, float32; loud16.wav is a hard-clipped tone
 /// mixture with 2,130 samples at full scale, where the keep-the-original rule holds back 578 samples).
 /// </remarks>
 public sealed class SpecV2VectorTests
@@ -26,6 +27,8 @@ public sealed class SpecV2VectorTests
     [InlineData("B", CafeNfc, 16, 8, new[] { 1, 3, 5, 6, 7, 9, 13, 15 })]
     [InlineData("B", CafeNfd, 16, 8, new[] { 3, 4, 5, 6, 8, 9, 13, 14 })]
     [InlineData("A", "7", 32, 5, new[] { 10, 11, 15, 22, 24 })]
+    [InlineData("A", "7", 8, 4, new[] { 1, 3, 6, 7 })]
+    [InlineData("A", "yes", 8, 4, new[] { 2, 3, 4, 6 })]
     public void DeriveClassPatch_MatchesPinnedCode(string key, string label, int slots, int weight, int[] code)
     {
         var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: new SpectralCodeParameters(slots, weight));
@@ -60,6 +63,9 @@ public sealed class SpecV2VectorTests
     [InlineData("mono16.wav", "B", "0", 24, 6, 100, 20000, 12, 1.0, 6000, "9838fa84ccbefa884b6058dd6ae854e23a3bf78f21ff168e959f601a2b7f4291")]
     [InlineData("pcm8.wav", "A", "yes", 16, 8, 300, 3800, 0, 1.0, 3000, "c4b59adede6e3b949759555453b68f37c1f71bb1860a0429413dbe93809f6558")]
     [InlineData("loud16.wav", "A", "7", 16, 8, 300, 3800, 21, 0.99, 4000, "09c5824a6d913398ed064462f23869eb28402393511d0cad038cc3be83f95438")]
+    [InlineData("mono16.wav", "A", "7", 8, 4, 0, 4000, 21, 0.99, 6000, "1c47f794851c2e8ed5e57bd4ddb312e7616a92f89a8a3d7320aa553bfdbd8fc3")]
+    [InlineData("stereo24.wav", "B", "yes", 8, 4, 0, 4000, 21, 0.99, 6000, "cc0ec81e2b40979dce1a04e1dc1ef23a40d9ea1276590154f7c2256bb655c68e")]
+    [InlineData("loud16.wav", "A", "7", 8, 4, 0, 4000, 21, 0.99, 4000, "f2ed921dc699ee3edc464bf83bebf937876f0b536454ad21ea16e37f1400e034")]
     public void Protect_VectorInput_MatchesPinnedOutput(
         string file, string key, string label, int slots, int weight, double fmin, double fmax, double snr, double depth,
         long length, string outputSha256)
@@ -77,7 +83,7 @@ public sealed class SpecV2VectorTests
     [Fact]
     public void Protect_FullScaleInput_KeepsSamplesThatWouldClipAndClipsNone()
     {
-        var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName);
+        var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: new SpectralCodeParameters(16, 8, 300, 3800));
         ClassPatch patch = PoscudaV2.Instance.DeriveClassPatch(SpecVectorTests.SecretA, "7", parameters);
         byte[] input = ReadVector("loud16.wav");
         byte[] output = (byte[])input.Clone();
