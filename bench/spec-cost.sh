@@ -7,18 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES=${1:-10}
 RUNS=${2:-3}
-FSDD=${FSDD:-../shared/datasets/fsdd/recordings}
 ROOT=${BENCH_ROOT:-/dev/shm/poscuda-spec-bench}
-[ -d "$FSDD" ] || { echo "FSDD not found at $FSDD (set FSDD=...)" >&2; exit 1; }
+. bench/corpus.sh
 
 BIN=$(scripts/publish.sh)
 POSCUDA="dotnet $BIN/poscuda.dll"
-rm -rf "$ROOT"; mkdir -p "$ROOT/src"
-for i in $(seq 1 "$COPIES"); do
-  d="$ROOT/src/copy$(printf %03d "$i")"; mkdir -p "$d"; cp "$FSDD"/*.wav "$d/"
-done
+make_corpus "$ROOT" "$COPIES"
 files=$(find "$ROOT/src" -name '*.wav' | wc -l)
-echo "corpus: $files clips in $ROOT/src"
 $POSCUDA keyring create "$ROOT/keyring.json" >/dev/null
 
 declare -A wall cpu

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using PosCuda.Coordinator.Cli;
 
 namespace PosCuda.Coordinator.Audit;
 
@@ -102,16 +103,7 @@ public static class AuditReport
         json.WriteNumber("featureTablesFromCache", outcome.CachedTables);
         json.WriteNumber("featureTablesComputed", outcome.ComputedTables);
         json.WriteNumber("elapsedSeconds", Math.Round(elapsedSeconds, 2));
-        json.WriteStartArray("failures");
-        foreach ((string key, string reason) in outcome.Failures)
-        {
-            json.WriteStartObject();
-            json.WriteString("key", key);
-            json.WriteString("reason", reason);
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
+        ReportFile.WriteFailures(json, outcome.Failures);
         json.WriteEndObject();
     }
 }

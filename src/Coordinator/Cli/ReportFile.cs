@@ -20,4 +20,21 @@ public static class ReportFile
 
         File.Move(temp, full, overwrite: true);
     }
+
+    /// <summary>Writes <c>"failures": [{"key": ..., "reason": ...}, ...]</c>, the form every report lists failures in.</summary>
+    public static void WriteFailures(Utf8JsonWriter json, IReadOnlyList<(string Key, string Reason)> failures)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(failures);
+        json.WriteStartArray("failures");
+        foreach ((string key, string reason) in failures)
+        {
+            json.WriteStartObject();
+            json.WriteString("key", key);
+            json.WriteString("reason", reason);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Analysis;
 
 namespace PosCuda.Coordinator.Quality;
@@ -35,16 +36,7 @@ public static class QualityReport
         }
 
         json.WriteEndObject();
-        json.WriteStartArray("failures");
-        foreach ((string key, string reason) in outcome.Failures)
-        {
-            json.WriteStartObject();
-            json.WriteString("key", key);
-            json.WriteString("reason", reason);
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
+        ReportFile.WriteFailures(json, outcome.Failures);
         json.WriteEndObject();
     }
 
