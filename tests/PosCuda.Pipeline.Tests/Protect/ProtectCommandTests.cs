@@ -49,6 +49,41 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
     }
 
     [Fact]
+    public async Task Protect_SpecV2WithCodeOptions_ProtectsAsTheSpecSaysAndReportsThem()
+    {
+        using var temp = new TempDirectory();
+        string dst = temp["out"];
+        string report = temp["report.json"];
+        string[] args =
+        [
+            "protect", RepositoryPaths.Sample, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels,
+            "--report", report, "--quiet", "--spec", "poscuda-v2", "--code-slots", "6", "--code-weight", "2", "--code-snr", "18",
+        ];
+
+        int code = await PoscudaCli.RunAsync(args);
+
+        Assert.Equal(ExitCodes.Success, code);
+        var parameters = new Shared.Protection.ProtectionParameters(
+            spec: "poscuda-v2", code: new Shared.Protection.SpectralCodeParameters(slots: 6, weight: 2, targetSnr: 18));
+        foreach (string source in Directory.GetFiles(RepositoryPaths.Sample, "*.wav"))
+        {
+            string name = Path.GetFileName(source);
+            byte[] input = await File.ReadAllBytesAsync(source);
+            Assert.Equal(_fixture.Expected(input, name[..1], name, parameters), await File.ReadAllBytesAsync(Path.Combine(dst, name)));
+        }
+
+        using (JsonDocument json = JsonDocument.Parse(await File.ReadAllBytesAsync(report)))
+        {
+            JsonElement reported = json.RootElement.GetProperty("parameters");
+            Assert.Equal("poscuda-v2", reported.GetProperty("spec").GetString());
+            Assert.Equal(6, reported.GetProperty("codeSlots").GetInt32());
+            Assert.Equal(2, reported.GetProperty("codeWeight").GetInt32());
+            Assert.Equal(18, reported.GetProperty("codeSnr").GetDouble());
+            Assert.False(reported.TryGetProperty("taps", out _), "v1's taps reported for a v2 job");
+        }
+    }
+
+    [Fact]
     public async Task Protect_MalformedClipsAmongGoodOnes_ProtectsGoodReportsBadExits3()
     {
         using var temp = new TempDirectory();
@@ -121,6 +156,12 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
     [InlineData("--batch-size", "0")]
     [InlineData("--max-attempts", "0")]
     [InlineData("--concurrency", "-1")]
+    [InlineData("--spec", "poscuda-v9")]
+    [InlineData("--code-slots", "1")]
+    [InlineData("--code-weight", "8")]
+    [InlineData("--code-fmax", "-5")]
+    [InlineData("--code-snr", "200")]
+    [InlineData("--code-depth", "0")]
     public async Task Protect_InvalidOption_IsUsageError(string option, string value)
     {
         using var temp = new TempDirectory();

@@ -562,6 +562,21 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FindJob_SpecV2_MatchesItsCodeParametersAndRoundTripsThem()
+    {
+        var code = new SpectralCodeParameters(slots: 12, weight: 5, minFrequency: 50.5, maxFrequency: 7000, targetSnr: 18.25, depth: 0.9);
+        var definition = Definition() with { Parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: code) };
+
+        Guid job = await Ledger.CreateJobAsync(definition, Ct);
+
+        Assert.Equal(job, await Ledger.FindJobAsync(definition, Ct));
+        Assert.Equal(definition.Parameters, (await Ledger.GetJobAsync(job, Ct))!.Definition.Parameters);
+        Assert.Null(await Ledger.FindJobAsync(
+            definition with { Parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: new SpectralCodeParameters(slots: 12, weight: 6)) }, Ct));
+        Assert.Null(await Ledger.FindJobAsync(definition with { Parameters = new ProtectionParameters() }, Ct));
+    }
+
+    [Fact]
     public async Task GetJob_AfterCreate_RoundTripsDefinitionAndListsNewestFirst()
     {
         var definition = new JobDefinition(
