@@ -97,7 +97,7 @@ public sealed class SpectralCodeFilter
             s_cache.Clear();
         }
 
-        return s_cache.GetOrAdd(key, static k => new SpectralCodeFilter(k.SampleRate, k.Code.Length == 0 ? [] : Array.ConvertAll(k.Code.Split(','), int.Parse), k.Parameters));
+        return s_cache.GetOrAdd(key, static (k, slots) => new SpectralCodeFilter(k.SampleRate, slots, k.Parameters), (int[])code.Clone());
     }
 
     /// <summary>The smallest power of two of at least 32 ms at <paramref name="sampleRate"/> (256 at 8 kHz, 2048 at 44.1/48 kHz).</summary>
