@@ -85,11 +85,11 @@ public sealed class DistributedFixture : IAsyncLifetime
         return (bucket, clips);
     }
 
-    /// <summary>What poscuda-v1 makes of a clip with the active key version and default parameters.</summary>
-    public byte[] Expected(SampleClip clip)
+    /// <summary>What the spec makes of a clip with the active key version and <paramref name="parameters"/> (default: poscuda-v1's defaults).</summary>
+    public byte[] Expected(SampleClip clip, ProtectionParameters? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(clip);
-        return ProtectionOracle.Expected(Keyring, clip.Bytes, clip.Label, clip.Key);
+        return ProtectionOracle.Expected(Keyring, clip.Bytes, clip.Label, clip.Key, parameters);
     }
 
     /// <summary>Every key under <paramref name="prefix"/> of <paramref name="bucket"/>, relative to the prefix.</summary>

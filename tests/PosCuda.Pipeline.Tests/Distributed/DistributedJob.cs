@@ -4,6 +4,7 @@ using Amazon.S3.Model;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Coordinator.Reports;
 using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
 using PosCuda.Testing.Postgres;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
@@ -18,8 +19,11 @@ public sealed class DistributedJob : IAsyncDisposable
     private readonly List<PoscudaProcess> _processes = [];
     private JobStatus? _lastStatus;
 
-    private DistributedJob(DistributedFixture fixture, string ledgerLocation, IWorkLedger ledger, Guid jobId, string bucket, IReadOnlyDictionary<string, SampleClip> clips)
+    private DistributedJob(
+        DistributedFixture fixture, string ledgerLocation, IWorkLedger ledger, Guid jobId, ProtectionParameters parameters, string bucket,
+        IReadOnlyDictionary<string, SampleClip> clips)
     {
+        Parameters = parameters;
         Fixture = fixture;
         LedgerLocation = ledgerLocation;
         Ledger = ledger;
@@ -40,6 +44,9 @@ public sealed class DistributedJob : IAsyncDisposable
     /// <summary>The job.</summary>
     public Guid JobId { get; }
 
+    /// <summary>The job's protection parameters, as the ledger keeps them.</summary>
+    public ProtectionParameters Parameters { get; }
+
     /// <summary>The bucket holding sources and outputs.</summary>
     public string Bucket { get; }
 
@@ -54,7 +61,8 @@ public sealed class DistributedJob : IAsyncDisposable
 
     /// <summary>Uploads a corpus, creates a database and submits a job over them with <c>poscuda submit</c> (in-process).</summary>
     public static async Task<DistributedJob> SubmitAsync(
-        DistributedFixture fixture, PostgresServer postgres, int copies = 1, int batchSize = 5, int maxAttempts = 5, IReadOnlySet<string>? archived = null)
+        DistributedFixture fixture, PostgresServer postgres, int copies = 1, int batchSize = 5, int maxAttempts = 5, IReadOnlySet<string>? archived = null,
+        params string[] options)
     {
         ArgumentNullException.ThrowIfNull(fixture);
         ArgumentNullException.ThrowIfNull(postgres);
@@ -64,14 +72,14 @@ public sealed class DistributedJob : IAsyncDisposable
         [
             "submit", $"s3://{bucket}/raw", $"s3://{bucket}/protected", "--ledger", ledgerLocation, "--keyring", fixture.KeyringPath,
             "--labels", DistributedFixture.Labels, "--batch-size", Text(batchSize), "--max-attempts", Text(maxAttempts),
-            "--s3-endpoint", fixture.Moto.Endpoint.ToString(),
+            "--s3-endpoint", fixture.Moto.Endpoint.ToString(), .. options,
         ]);
         Assert.Equal(ExitCodes.Success, code);
         IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
         JobRecord job = Assert.Single(await ledger.ListJobsAsync(CancellationToken.None));
         Assert.Equal(JobState.Running, job.State);
         Assert.Equal(fixture.Keyring.Active, job.Definition.KeyVersion);
-        return new DistributedJob(fixture, ledgerLocation, ledger, job.JobId, bucket, clips);
+        return new DistributedJob(fixture, ledgerLocation, ledger, job.JobId, job.Definition.Parameters, bucket, clips);
     }
 
     /// <summary>Starts a <c>poscuda-worker</c> process on this job with a 2 s lease.</summary>
@@ -146,7 +154,7 @@ public sealed class DistributedJob : IAsyncDisposable
     /// <summary>Reads this job's manifest from the destination.</summary>
     public async Task<JsonDocument> ReadManifestAsync() => JsonDocument.Parse(await Fixture.GetBytesAsync(Bucket, ManifestKey));
 
-    /// <summary>Asserts that every clip's output under <paramref name="prefix"/> holds exactly what poscuda-v1 makes of it and nothing else is there.</summary>
+    /// <summary>Asserts that every clip's output under <paramref name="prefix"/> holds exactly what the job's spec makes of it and nothing else is there.</summary>
     public async Task AssertOutputsAsync(string prefix = "protected/")
     {
         IReadOnlyList<string> keys = await Fixture.ListKeysAsync(Bucket, prefix);
@@ -154,7 +162,7 @@ public sealed class DistributedJob : IAsyncDisposable
         await Parallel.ForEachAsync(Clips.Values, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (clip, _) =>
         {
             byte[] output = await Fixture.GetBytesAsync(Bucket, prefix + clip.Key);
-            Assert.True(Fixture.Expected(clip).AsSpan().SequenceEqual(output), $"{prefix}{clip.Key} differs from what poscuda-v1 makes of it");
+            Assert.True(Fixture.Expected(clip, Parameters).AsSpan().SequenceEqual(output), $"{prefix}{clip.Key} differs from what {Parameters.Spec} makes of it");
         });
     }
 
@@ -164,7 +172,7 @@ public sealed class DistributedJob : IAsyncDisposable
         await Parallel.ForEachAsync(Clips.Values, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (clip, ct) =>
         {
             GetObjectMetadataResponse head = await Fixture.Client.GetObjectMetadataAsync(Bucket, "protected/" + clip.Key, ct);
-            Assert.Equal("poscuda-v1", head.Metadata["poscuda-spec"]);
+            Assert.Equal(Parameters.Spec, head.Metadata["poscuda-spec"]);
             Assert.Equal(Fixture.Keyring.KeyId, head.Metadata["poscuda-key-id"]);
             Assert.Equal(Text(Fixture.Keyring.Active), head.Metadata["poscuda-key-version"]);
             Assert.Equal(JobId.ToString("D"), head.Metadata["poscuda-job"]);

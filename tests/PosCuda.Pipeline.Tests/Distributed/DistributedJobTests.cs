@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
@@ -51,6 +52,25 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
         Assert.Equal(job.JobId.ToString("D"), manifest.RootElement.GetProperty("jobId").GetString());
         Assert.Equal(100, manifest.RootElement.GetProperty("objects").GetArrayLength());
         Assert.Equal(100, manifest.RootElement.GetProperty("totals").GetProperty("protected").GetInt64());
+    }
+
+    [Fact]
+    public async Task Run_SpecV2WithCodeOptions_WorkersWriteWhatTheSpecSays()
+    {
+        // The job's v2 parameters travel through PostgreSQL to worker processes, which must protect with exactly them.
+        await using DistributedJob job = await DistributedJob.SubmitAsync(
+            Fixture, Postgres, batchSize: 10, options: ["--spec", "poscuda-v2", "--code-slots", "6", "--code-weight", "3", "--code-snr", "18"]);
+        Assert.Equal(new SpectralCodeParameters(slots: 6, weight: 3, targetSnr: 18), job.Parameters.Code);
+        job.StartCoordinator("coordinator");
+        job.StartWorker("worker-1");
+        job.StartWorker("worker-2");
+
+        JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
+
+        StatusCommand.Totals totals = StatusCommand.Summarise(status);
+        Assert.Equal((100, 100, 0L), (totals.Objects, totals.Done, totals.Failed + totals.Dead));
+        await job.AssertOutputsAsync();
+        await job.AssertMetadataAsync();
     }
 
     [Fact]
