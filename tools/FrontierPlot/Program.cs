@@ -20,7 +20,7 @@ var rows = File.ReadAllLines(args[0])
 var plot = new Plot();
 MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond];
 int series = 0;
-foreach (var group in rows.GroupBy(static r => (r.Spec, r.Learner)).OrderBy(static g => g.Key.Spec).ThenBy(static g => g.Key.Learner))
+foreach (var group in rows.GroupBy(static r => (r.Spec, r.Learner)).OrderBy(static g => g.Key.Spec, StringComparer.Ordinal).ThenBy(static g => g.Key.Learner, StringComparer.Ordinal))
 {
     var points = group.OrderBy(static r => r.Snr).ToList();
     var scatter = plot.Add.Scatter(points.Select(static p => p.Snr).ToArray(), points.Select(static p => p.Accuracy).ToArray());
@@ -41,7 +41,7 @@ plot.Title("FSDD: clean-test accuracy of learners trained on protected data");
 plot.XLabel("whole-clip SNR of the protected set (dB)");
 plot.YLabel("clean-test accuracy (%)");
 plot.Axes.SetLimitsY(0, 100);
-plot.ShowLegend(Alignment.UpperLeft);
-plot.SavePng(args[1], 900, 560);
+plot.ShowLegend(Edge.Right);
+plot.SavePng(args[1], 1100, 560);
 Console.WriteLine($"wrote {args[1]} ({rows.Count} points)");
 return 0;
