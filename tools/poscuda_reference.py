@@ -511,8 +511,11 @@ def reference_v2(data, layout, code, params):
         y = []
         for i in range(layout.frames):
             v = x[i] + p[i]
-            _, clipped = quantise(layout, v)
-            y.append(x[i] if clipped else v)
+            if layout.kind == "float":
+                in_range = -1.0 <= v <= 1.0  # NaN is not in range either
+            else:
+                in_range = not quantise(layout, v)[1]
+            y.append(v if in_range else x[i])
         result.append(y)
     return result
 
