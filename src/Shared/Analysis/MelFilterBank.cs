@@ -1,3 +1,5 @@
+using PosCuda.Shared.Audio;
+
 namespace PosCuda.Shared.Analysis;
 
 /// <summary>Triangular mel filters (HTK mel scale, <c>2595 log10(1 + f/700)</c>) over the bins of a power spectrum.</summary>
@@ -15,12 +17,12 @@ public sealed class MelFilterBank
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(minHz, maxHz);
         Bands = bands;
         int bins = (fftSize / 2) + 1;
-        double lowMel = ToMel(minHz);
-        double highMel = ToMel(Math.Min(maxHz, sampleRate / 2.0));
+        double lowMel = MelScale.ToMel(minHz);
+        double highMel = MelScale.ToMel(Math.Min(maxHz, sampleRate / 2.0));
         var edges = new double[bands + 2];
         for (int i = 0; i < edges.Length; i++)
         {
-            edges[i] = FromMel(lowMel + ((highMel - lowMel) * i / (bands + 1)));
+            edges[i] = MelScale.ToHertz(lowMel + ((highMel - lowMel) * i / (bands + 1)));
         }
 
         _first = new int[bands];
@@ -48,12 +50,6 @@ public sealed class MelFilterBank
 
     /// <summary>The number of bands.</summary>
     public int Bands { get; }
-
-    /// <summary>Hz to mel (HTK).</summary>
-    public static double ToMel(double hz) => 2595 * Math.Log10(1 + (hz / 700));
-
-    /// <summary>Mel to Hz (HTK).</summary>
-    public static double FromMel(double mel) => 700 * (Math.Pow(10, mel / 2595) - 1);
 
     /// <summary>Writes the band energies of one power spectrum into <paramref name="energies"/>.</summary>
     public void Apply(ReadOnlySpan<double> power, Span<double> energies)

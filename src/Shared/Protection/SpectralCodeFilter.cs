@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using PosCuda.Shared.Audio;
 
 namespace PosCuda.Shared.Protection;
 
@@ -44,8 +45,8 @@ public sealed class SpectralCodeFilter
         var cells = new List<int>();
         if (high > low)
         {
-            double melLow = Mel(low);
-            double melHigh = Mel(high);
+            double melLow = MelScale.ToMel(low);
+            double melHigh = MelScale.ToMel(high);
             for (int k = 0; k <= FrameLength / 2; k++)
             {
                 double f = (double)k * sampleRate / FrameLength;
@@ -54,7 +55,7 @@ public sealed class SpectralCodeFilter
                     continue;
                 }
 
-                int slot = (int)Math.Floor(parameters.Slots * (Mel(f) - melLow) / (melHigh - melLow));
+                int slot = (int)Math.Floor(parameters.Slots * (MelScale.ToMel(f) - melLow) / (melHigh - melLow));
                 int cell = Array.IndexOf(code, slot);
                 if (cell >= 0)
                 {
@@ -106,9 +107,6 @@ public sealed class SpectralCodeFilter
         long wanted = Math.Max(2, ((32L * sampleRate) + 999) / 1000);
         return (int)Math.Min(1 << 20, (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)wanted));
     }
-
-    /// <summary>The mel scale the slots are spaced on (HTK): <c>2595 log10(1 + f / 700)</c>.</summary>
-    public static double Mel(double hertz) => 2595.0 * Math.Log10(1.0 + (hertz / 700.0));
 
     /// <summary>Writes into <paramref name="perturbation"/> what poscuda-v2 adds to the channel <paramref name="x"/>.</summary>
     public void Perturbation(ReadOnlySpan<double> x, Span<double> perturbation)

@@ -1,4 +1,5 @@
 using PosCuda.Shared.Analysis;
+using PosCuda.Shared.Audio;
 
 namespace PosCuda.Shared.Tests.Analysis;
 
@@ -20,8 +21,8 @@ public class LogMelAnalyzerTests
         }
 
         // Band centres are evenly spaced in mel between 20 Hz and 4 kHz; 1 kHz sits near the band whose centre is closest.
-        double step = (MelFilterBank.ToMel(4000) - MelFilterBank.ToMel(20)) / (settings.Bands + 1);
-        double centre = MelFilterBank.FromMel(MelFilterBank.ToMel(20) + ((peak + 1) * step));
+        double step = (MelScale.ToMel(4000) - MelScale.ToMel(20)) / (settings.Bands + 1);
+        double centre = MelScale.ToHertz(MelScale.ToMel(20) + ((peak + 1) * step));
         Assert.InRange(centre, 900, 1100);
     }
 

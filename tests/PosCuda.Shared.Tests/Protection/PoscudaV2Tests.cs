@@ -175,8 +175,8 @@ public sealed class PoscudaV2Tests
         SampleCodec.Decode(input, layout, 0, 0, x);
         SampleCodec.Decode(output, layout, 0, 0, y);
         SpectralCodeParameters code = parameters.Code;
-        double low = SpectralCodeFilter.Mel(code.MinFrequency);
-        double high = SpectralCodeFilter.Mel(Math.Min(code.MaxFrequency, Rate / 2.0));
+        double low = MelScale.ToMel(code.MinFrequency);
+        double high = MelScale.ToMel(Math.Min(code.MaxFrequency, Rate / 2.0));
         bool[] coded = new bool[code.Slots];
         foreach (int slot in patch.Code)
         {
@@ -198,7 +198,7 @@ public sealed class PoscudaV2Tests
             int codedCount = 0, freeCount = 0;
             for (int f = 60; f < 3960; f += 20)
             {
-                int slot = (int)Math.Floor(code.Slots * (SpectralCodeFilter.Mel(f) - low) / (high - low));
+                int slot = (int)Math.Floor(code.Slots * (MelScale.ToMel(f) - low) / (high - low));
                 double edge = Math.Min(Math.Abs(SlotEdge(slot, code.Slots, low, high) - f), Math.Abs(SlotEdge(slot + 1, code.Slots, low, high) - f));
                 if (edge < 60)
                 {
@@ -234,8 +234,7 @@ public sealed class PoscudaV2Tests
 
     private static double SlotEdge(int slot, int slots, double melLow, double melHigh)
     {
-        double mel = melLow + ((melHigh - melLow) * slot / slots);
-        return 700 * (Math.Pow(10, mel / 2595) - 1);
+        return MelScale.ToHertz(melLow + ((melHigh - melLow) * slot / slots));
     }
 
     private static double BinEnergy(double[] signal, int start, int length, int rate, double frequency)
