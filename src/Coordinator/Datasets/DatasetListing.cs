@@ -51,25 +51,19 @@ public sealed class DatasetListing
         long skipped = 0;
         await foreach (StoredObject item in store.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (item.Key.StartsWith(JobPlanner.ReservedPrefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (!item.Key.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+            PlanningOutcome? settled = JobPlanner.Classify(item, labels, out PlannedObject? planned);
+            if (settled?.Outcome == ObjectOutcome.Skipped)
             {
                 skipped++;
-                continue;
             }
-
-            string? label = labels.Resolve(item.Key, out string? reason);
-            if (label is null)
+            else if (settled is not null)
             {
-                unlabelled.Add((item.Key, reason ?? "no label"));
-                continue;
+                unlabelled.Add((item.Key, settled.Reason));
             }
-
-            objects.Add(new PlannedObject(item.Key, label, item.Size, item.ETag));
+            else if (planned is not null)
+            {
+                objects.Add(planned);
+            }
         }
 
         objects.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));

@@ -60,30 +60,24 @@ public sealed class JobPlanner
 
         await foreach (StoredObject item in source.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (item.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+            PlanningOutcome? settled = Classify(item, labels, out PlannedObject? plannedObject);
+            if (settled is not null)
+            {
+                unbatched.Add(settled);
+                skipped += settled.Outcome == ObjectOutcome.Skipped ? 1 : 0;
+                failed += settled.Outcome == ObjectOutcome.Failed ? 1 : 0;
+                continue;
+            }
+
+            if (plannedObject is null)
             {
                 continue;
             }
 
-            if (!item.Key.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+            planned.Add(plannedObject);
+            if (classes.Add(plannedObject.Label))
             {
-                unbatched.Add(new PlanningOutcome(item.Key, ObjectOutcome.Skipped, "not a .wav object"));
-                skipped++;
-                continue;
-            }
-
-            string? label = labels.Resolve(item.Key, out string? reason);
-            if (label is null)
-            {
-                unbatched.Add(new PlanningOutcome(item.Key, ObjectOutcome.Failed, reason ?? "no label"));
-                failed++;
-                continue;
-            }
-
-            planned.Add(new PlannedObject(item.Key, label, item.Size, item.ETag));
-            if (classes.Add(label))
-            {
-                batchesPerClass[label] = 0;
+                batchesPerClass[plannedObject.Label] = 0;
             }
 
             total++;
@@ -136,5 +130,36 @@ public sealed class JobPlanner
 
         await _ledger.AddObjectsAsync(jobId, planned, batchSize, cancellationToken).ConfigureAwait(false);
         planned.Clear();
+    }
+
+    /// <summary>
+    /// What planning makes of one listed object: <c>null</c> and <paramref name="planned"/> set for a labelled
+    /// <c>.wav</c> object; a skipped (not <c>.wav</c>) or failed (no label) outcome; or <c>null</c> and no object for a
+    /// key under <see cref="ReservedPrefix"/>, which is the pipeline's own. <c>poscuda quality</c> and <c>audit</c>
+    /// list datasets by the same rule.
+    /// </summary>
+    public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, out PlannedObject? planned)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        ArgumentNullException.ThrowIfNull(labels);
+        planned = null;
+        if (item.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        if (!item.Key.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+        {
+            return new PlanningOutcome(item.Key, ObjectOutcome.Skipped, "not a .wav object");
+        }
+
+        string? label = labels.Resolve(item.Key, out string? reason);
+        if (label is null)
+        {
+            return new PlanningOutcome(item.Key, ObjectOutcome.Failed, reason ?? "no label");
+        }
+
+        planned = new PlannedObject(item.Key, label, item.Size, item.ETag);
+        return null;
     }
 }
