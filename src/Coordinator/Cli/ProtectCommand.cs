@@ -233,7 +233,8 @@ public static class ProtectCommand
 
         foreach (ObjectRecord failure in summary.Failures)
         {
-            await err.WriteLineAsync($"failed: {failure.Key}: {failure.Reason}").ConfigureAwait(false);
+            // A key may hold control characters (S3 allows them): shown escaped, never acted on by the terminal.
+            await err.WriteLineAsync($"failed: {ObjectKeys.Printable(failure.Key)}: {failure.Reason}").ConfigureAwait(false);
         }
 
         Console.Out.WriteLine(string.Create(

@@ -60,7 +60,7 @@ public sealed class JobPlanner
 
         await foreach (StoredObject item in source.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            PlanningOutcome? settled = Classify(item, labels, out PlannedObject? plannedObject);
+            PlanningOutcome? settled = Classify(item, labels, definition, out PlannedObject? plannedObject);
             if (settled is not null)
             {
                 unbatched.Add(settled);
@@ -139,6 +139,14 @@ public sealed class JobPlanner
     /// list datasets by the same rule.
     /// </summary>
     public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, out PlannedObject? planned)
+        => Classify(item, labels, job: null, out planned);
+
+    /// <summary>
+    /// As <see cref="Classify(StoredObject, LabelRule, out PlannedObject?)"/>, and with <paramref name="job"/> a
+    /// <c>.wav</c> object that the job's source or destination cannot hold (<see cref="ObjectKeys.Check"/>: a folder
+    /// and a key with a '..' segment, a name over 255 bytes, ...) fails here with the reason, before any worker sees it.
+    /// </summary>
+    public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, JobDefinition? job, out PlannedObject? planned)
     {
         ArgumentNullException.ThrowIfNull(item);
         ArgumentNullException.ThrowIfNull(labels);
@@ -148,9 +156,20 @@ public sealed class JobPlanner
             return null;
         }
 
+        if (item.Key.Contains('\0', StringComparison.Ordinal))
+        {
+            // Checked first: no ledger row can hold a NUL, so the key is recorded with it escaped.
+            return new PlanningOutcome(ObjectKeys.Recordable(item.Key), ObjectOutcome.Failed, "key contains a NUL character (recorded as \\u0000)");
+        }
+
         if (!item.Key.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
         {
             return new PlanningOutcome(item.Key, ObjectOutcome.Skipped, "not a .wav object");
+        }
+
+        if (job is not null && CheckKey(job, item.Key) is { } unusable)
+        {
+            return new PlanningOutcome(item.Key, ObjectOutcome.Failed, unusable);
         }
 
         string? label = labels.Resolve(item.Key, out string? reason);
@@ -161,5 +180,17 @@ public sealed class JobPlanner
 
         planned = new PlannedObject(item.Key, label, item.Size, item.ETag);
         return null;
+    }
+
+    private static string? CheckKey(JobDefinition job, string key)
+    {
+        if (ObjectKeys.Check(job.Source, key) is { } source)
+        {
+            return "the source cannot be read at this key: " + source;
+        }
+
+        return ObjectKeys.Check(job.Destination, key) is { } destination
+            ? "the destination cannot hold this key: " + destination
+            : null;
     }
 }

@@ -212,6 +212,8 @@ public sealed class FileObjectStore : IObjectStore
                     throw new InvalidObjectException(key, "object not found");
                 case LinuxFiles.EACCES or LinuxFiles.EPERM:
                     throw new InvalidObjectException(key, "permission denied");
+                case LinuxFiles.ENAMETOOLONG:
+                    throw new InvalidObjectException(key, "name too long for this file system");
                 case LinuxFiles.ELOOP:
                     break; // A symbolic link: the portable path below resolves it and checks where it leads.
                 default:
@@ -326,8 +328,7 @@ public sealed class FileObjectStore : IObjectStore
 
         string folder = Path.GetDirectoryName(path)!;
         EnsureFolderExists(key, folder);
-        string tempName = string.Create(
-            System.Globalization.CultureInfo.InvariantCulture, $".{name}{TempFileMarker}{Random.Shared.NextInt64():x16}");
+        string tempName = TempName(name);
         string tempPath = Path.Join(folder, tempName);
         if (LinuxFiles.IsSupported)
         {
@@ -353,6 +354,7 @@ public sealed class FileObjectStore : IObjectStore
             {
                 PosCudaException => null,
                 UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
+                PathTooLongException => new InvalidObjectException(key, "name too long for this file system", ex),
                 IOException when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
                 IOException => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
                 _ => null,
@@ -401,8 +403,28 @@ public sealed class FileObjectStore : IObjectStore
             LinuxFiles.EROFS => new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: false),
             LinuxFiles.EISDIR or LinuxFiles.ENOTEMPTY or LinuxFiles.EEXIST when Directory.Exists(path) =>
                 new InvalidObjectException(key, "a folder is in the way"),
+            LinuxFiles.ENAMETOOLONG => new InvalidObjectException(key, "name too long for this file system"),
             _ => new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: true),
         };
+    }
+
+    // ".{name}.poscuda-tmp-{16 hex digits}", the name cut short (never inside a character) so that the whole stays
+    // within NAME_MAX bytes: a file whose own name is up to 255 bytes long can still be written through it.
+    private static string TempName(string name)
+    {
+        const int Suffix = 1 + 13 + 16; // '.', the marker, the random part
+        int keep = name.Length;
+        while (System.Text.Encoding.UTF8.GetByteCount(name.AsSpan(0, keep)) > ObjectKeys.MaxNameBytes - Suffix)
+        {
+            keep--;
+            if (keep > 0 && char.IsLowSurrogate(name[keep]))
+            {
+                keep--;
+            }
+        }
+
+        return string.Create(
+            System.Globalization.CultureInfo.InvariantCulture, $".{name.AsSpan(0, keep)}{TempFileMarker}{Random.Shared.NextInt64():x16}");
     }
 
     private SafeFileHandle OpenTemp(string key, string tempPath, string folder)
@@ -430,6 +452,10 @@ public sealed class FileObjectStore : IObjectStore
         try
         {
             Directory.CreateDirectory(folder);
+        }
+        catch (PathTooLongException ex)
+        {
+            throw new InvalidObjectException(key, "name too long for this file system", ex);
         }
         catch (IOException ex) when (FileInTheWay(folder))
         {
@@ -464,7 +490,7 @@ public sealed class FileObjectStore : IObjectStore
 
     private string ResolveKey(string key)
     {
-        ObjectKeys.Validate(key);
+        ObjectKeys.ThrowIf(key, ObjectKeys.FolderReason(RootPath, key));
         string path = Path.Join(_rootWithSeparator, key);
         if (Path.DirectorySeparatorChar != '/')
         {

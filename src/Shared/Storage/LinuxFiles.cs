@@ -24,6 +24,7 @@ internal static partial class LinuxFiles
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;
     public const int EROFS = 30;
+    public const int ENAMETOOLONG = 36;
     public const int ENOTEMPTY = 39;
     public const int ELOOP = 40;
 

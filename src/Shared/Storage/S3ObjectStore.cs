@@ -111,7 +111,7 @@ public sealed class S3ObjectStore : IObjectStore
     /// <inheritdoc />
     public async Task<ObjectContent> GetAsync(string key, CancellationToken cancellationToken)
     {
-        ObjectKeys.Validate(key);
+        ObjectKeys.ThrowIf(key, ObjectKeys.S3Reason(_location.Prefix, key));
         var request = new GetObjectRequest { BucketName = _location.Bucket, Key = _location.Prefix + key };
         return await ExecuteAsync("GET", key, async token =>
         {
@@ -124,7 +124,7 @@ public sealed class S3ObjectStore : IObjectStore
     /// <remarks>Metadata goes out as user metadata (<c>x-amz-meta-</c> headers, which the SDK adds); names and values must be ASCII.</remarks>
     public async Task<string?> PutAsync(string key, ReadOnlyMemory<byte> data, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
-        ObjectKeys.Validate(key);
+        ObjectKeys.ThrowIf(key, ObjectKeys.S3Reason(_location.Prefix, key));
         ArgumentNullException.ThrowIfNull(metadata);
         return await ExecuteAsync("PUT", key, async token =>
         {
@@ -307,6 +307,12 @@ public sealed class S3ObjectStore : IObjectStore
                 return new InvalidObjectException(key, "object not found", exception);
             }
 
+            if (service.ErrorCode is "KeyTooLongError" or "InvalidObjectName" or "XMinioInvalidObjectName")
+            {
+                // The server refuses this key (a stricter S3-compatible store): that object fails, not its batch.
+                return new InvalidObjectException(key, $"S3 refused the key: {service.ErrorCode}: {service.Message}", exception);
+            }
+
             return new PosCudaException(
                 $"S3 {operation} {where} failed: {(int)service.StatusCode} {service.ErrorCode}: {service.Message}", isTransient: false, exception);
         }
@@ -365,14 +371,18 @@ public sealed class S3ObjectStore : IObjectStore
                 Prefix = prefix,
                 Delimiter = delimiter,
                 ContinuationToken = continuation,
+
+                // Keys may hold characters XML 1.0 cannot carry (control characters): S3 sends them URL-encoded.
+                Encoding = EncodingType.Url,
             };
             ListObjectsV2Response response = await ExecuteAsync(
                 "LIST", where, token => _client.ListObjectsV2Async(request, token), cancellationToken).ConfigureAwait(false);
+            bool encoded = response.Encoding == EncodingType.Url;
             if (response.S3Objects is { } objects)
             {
                 foreach (S3Object s3Object in objects)
                 {
-                    string fullKey = s3Object.Key;
+                    string fullKey = encoded ? DecodeListed(s3Object.Key) : s3Object.Key;
                     if (fullKey.Length <= _location.Prefix.Length || fullKey[^1] == '/'
                         || !fullKey.StartsWith(_location.Prefix, StringComparison.Ordinal))
                     {
@@ -388,7 +398,7 @@ public sealed class S3ObjectStore : IObjectStore
             {
                 foreach (string commonPrefix in common)
                 {
-                    prefixes.TryWrite(commonPrefix);
+                    prefixes.TryWrite(encoded ? DecodeListed(commonPrefix) : commonPrefix);
                 }
             }
 
@@ -396,6 +406,14 @@ public sealed class S3ObjectStore : IObjectStore
         }
         while (continuation is not null);
     }
+
+    /// <summary>Decodes a key or prefix that a listing sent URL-encoded (<c>encoding-type=url</c>).</summary>
+    /// <remarks>
+    /// S3 encodes a space as '+' and a '+' as <c>%2B</c> (form encoding); other servers send <c>%20</c>. Both decode
+    /// to the stored key, whose bytes are UTF-8. A literal <c>%2F</c> in a key arrives as <c>%252F</c> and stays
+    /// <c>%2F</c>: decoded once, never twice.
+    /// </remarks>
+    internal static string DecodeListed(string encoded) => WebUtility.UrlDecode(encoded);
 
     // Into a pooled buffer when the length is known, as the folder store reads (the caller disposes the content).
     private static async Task<ObjectContent> ReadBodyAsync(string key, GetObjectResponse response, CancellationToken cancellationToken)

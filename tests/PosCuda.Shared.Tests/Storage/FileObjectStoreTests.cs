@@ -104,6 +104,72 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
         await store.PutAsync("c/d.wav", Pattern(10, seed: 32), NoMetadata, CancellationToken.None);
     }
 
+    [Theory]
+    [MemberData(nameof(KeysOnlyS3Holds))]
+    public async Task PutAsync_KeyAFolderCannotHold_ThrowsInvalidObjectExceptionAndWritesNothing(string key)
+    {
+        await using FileObjectStore store = CreateFileStore();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.PutAsync(key, Pattern(4, seed: 7), NoMetadata, CancellationToken.None));
+        var read = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync(key, CancellationToken.None));
+
+        Assert.Equal(key, error.ObjectKey);
+        Assert.Equal(error.Reason, read.Reason);
+        Assert.Equal(error.Reason, ObjectKeys.Check(store.Location, key));
+        Assert.Empty(Directory.EnumerateFiles(_workspace, "*", SearchOption.AllDirectories)); // nowhere, inside or out
+    }
+
+    [Fact]
+    public async Task GetAsync_ParentTraversal_SaysItWouldEscapeTheFolder()
+    {
+        await using FileObjectStore store = CreateFileStore();
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.GetAsync("a/../../etc/passwd", CancellationToken.None));
+
+        Assert.Contains("'..' segment", error.Reason, StringComparison.Ordinal);
+        Assert.Contains("escape", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutAsync_NameOf255Bytes_RoundTripsThroughItsTemporaryFile()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string key = "d/" + new string('\u00e9', 125) + "x.wav"; // 250 + 5 bytes of UTF-8: the longest name allowed
+
+        await store.PutAsync(key, Pattern(10, seed: 40), NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync(key, CancellationToken.None);
+
+        Assert.Equal(Pattern(10, seed: 40), content.Data.ToArray());
+        Assert.Equal([key], (await ListAllAsync(store)).Select(o => o.Key));
+    }
+
+    [Fact]
+    public async Task PutAsync_PathOverPathMax_IsRefusedWithTheLimit()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string key = string.Join('/', Enumerable.Repeat(new string('f', 250), 17)) + ".wav";
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(() => store.PutAsync(key, Pattern(4, seed: 7), NoMetadata, CancellationToken.None));
+
+        Assert.Contains("path too long", error.Reason, StringComparison.Ordinal);
+        Assert.Contains("4095", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutAsync_BackslashAndControlCharacters_AreOrdinaryCharactersOfAFileName()
+    {
+        await using FileObjectStore store = CreateFileStore();
+        string[] keys = ["a\\b.wav", "c/tab\tand\u0001.wav", "c/enc%2Fsep.wav"];
+
+        foreach (string key in keys)
+        {
+            await store.PutAsync(key, Pattern(6, seed: 41), NoMetadata, CancellationToken.None);
+        }
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), (await ListAllAsync(store)).Select(o => o.Key));
+        Assert.True(File.Exists(Path.Combine(store.RootPath, "a\\b.wav")));
+    }
+
     [Fact]
     public async Task PutAsync_TempFileName_IsRefused()
     {

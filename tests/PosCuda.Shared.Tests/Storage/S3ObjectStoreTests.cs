@@ -38,6 +38,50 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         Assert.DoesNotContain('"', etag!);
     }
 
+    [Theory]
+    [MemberData(nameof(KeysOnlyS3Holds))]
+    [InlineData("a\\b.wav")]
+    [InlineData("ctl\u0001\u001b[31m.wav")]
+    [InlineData("enc%2Fsep.wav")]
+    [InlineData("sp ace+plus.wav")]
+    [InlineData("q?x#y&z.wav")]
+    public async Task PutAsync_KeyAFolderCannotHold_IsKeptAsWrittenAndListedBack(string key)
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+        byte[] data = Pattern(16, seed: 3);
+
+        await store.PutAsync(key, data, NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync(key, CancellationToken.None);
+
+        Assert.Equal(data, content.Data.ToArray());
+        Assert.Equal([key], (await ListAllAsync(store)).Select(o => o.Key));
+        using AmazonS3Client client = _moto.CreateClient();
+        ListObjectsV2Response raw = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Encoding = EncodingType.Url });
+        S3Object stored = Assert.Single(raw.S3Objects);
+        Assert.Equal("in/" + key, S3ObjectStore.DecodeListed(stored.Key)); // the SDK hands keys back still encoded
+    }
+
+    [Fact]
+    public async Task PutAsync_KeyOver1024BytesWithThePrefix_IsRefusedWithTheLimit()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+
+        var error = await Assert.ThrowsAsync<InvalidObjectException>(
+            () => store.PutAsync(new string('k', 1022), Pattern(4, seed: 3), NoMetadata, CancellationToken.None));
+
+        Assert.Equal("key is too long for S3: 1025 bytes with the prefix, at most 1024", error.Reason);
+    }
+
+    [Theory]
+    [InlineData("a+b.wav", "a b.wav")]
+    [InlineData("a%2Bb.wav", "a+b.wav")]
+    [InlineData("a%20b.wav", "a b.wav")]
+    [InlineData("enc%252Fsep.wav", "enc%2Fsep.wav")]
+    [InlineData("%E2%82%AC%01.wav", "\u20ac\u0001.wav")]
+    public void DecodeListed_FormEncodedKey_IsTheStoredKey(string encoded, string key) => Assert.Equal(key, S3ObjectStore.DecodeListed(encoded));
+
     [Fact]
     public async Task ListAsync_ObjectsOutsideThePrefix_AreNotListed()
     {
