@@ -11,5 +11,5 @@ public sealed record PlanSummary(Guid JobId, long Planned, int Classes, long Bat
 {
     /// <summary>One line for people: what was planned.</summary>
     public string Describe()
-        => $"Planned job {JobId}: {Planned} objects in {Classes} classes ({Batches} batches), {Skipped} skipped, {Failed} without a label";
+        => $"Planned job {JobId}: {Planned} objects in {Classes} classes ({Batches} batches), {Skipped} skipped, {Failed} failed while planning (no label, or a key the source or destination cannot hold)";
 }
