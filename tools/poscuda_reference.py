@@ -7,6 +7,7 @@ Subcommands:
   derive        --secret-b64 S --label L [params]            print {"taps": [...], "position": n} as JSON
   protect-file  IN OUT --keyring K --label L [params]        write the expected protected file, print a summary
   verify        SRC_DIR DST_DIR --keyring K --labels RULE     compare a protected tree with the reference
+  labels        --labels RULE [KEY ...]                      print each key's label, or a csv: rule's table, as JSON
 
 Parameters: --spec poscuda-v1|poscuda-v2 (poscuda-v1).
   poscuda-v1: --taps K (80) --blur B (0.01) --window W (4000) --patch P (240) --mode positional|whole.
@@ -17,7 +18,6 @@ Label rules: 'dir', 'regex:PATTERN' (.NET syntax, named group 'label', searched 
 
 import argparse
 import base64
-import csv
 import hashlib
 import hmac
 import json
@@ -555,11 +555,106 @@ def dotnet_regex_to_python(pattern):
     return re.sub(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P=\1)", pattern)
 
 
+class LabelFileError(ValueError):
+    """A label CSV file breaks one of the rules of read_label_csv."""
+
+
+def read_label_csv(data):
+    """Reads a label CSV file's bytes into {key: label}, by the rules the C# CsvLabelRule documents.
+
+    UTF-8 (invalid bytes refused), one leading BOM ignored; records end with LF or CRLF (a CR outside quotes not
+    followed by LF is refused); exactly two fields, key and label (a third is refused); a field may be enclosed in
+    double quotes ("" is one quote, CR/LF/commas literal inside), a quote inside an unquoted field or anything but a
+    comma or the record's end after a closing quote is refused, as is an unclosed quote; a first record exactly
+    'key,label' is a header; empty lines are skipped; no trimming; empty key or label, a key listed twice and NUL are
+    refused. Written by hand rather than with the csv module, whose dialect is more forgiving than this.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LabelFileError("the file is not valid UTF-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    n = len(text)
+    pos = 0
+    line = 1
+    labels = {}
+    first = True
+
+    def at_line_end(i):
+        return text[i] == "\n" or (text[i] == "\r" and i + 1 < n and text[i + 1] == "\n")
+
+    while pos < n:
+        if at_line_end(pos):  # an empty line
+            pos += 2 if text[pos] == "\r" else 1
+            line += 1
+            continue
+        start_line = line
+        fields = []
+        while True:
+            field = []
+            quoted = text[pos] == '"' if pos < n else False
+            if quoted:
+                pos += 1
+                while True:
+                    if pos >= n:
+                        raise LabelFileError("line %d: a quoted field is not closed before the end of the file" % start_line)
+                    c = text[pos]
+                    pos += 1
+                    if c == '"':
+                        if pos < n and text[pos] == '"':
+                            field.append('"')
+                            pos += 1
+                            continue
+                        break
+                    if c == "\0":
+                        raise LabelFileError("line %d holds a NUL character" % line)
+                    if c == "\n":
+                        line += 1
+                    field.append(c)
+            else:
+                while pos < n and text[pos] not in ",\r\n":
+                    c = text[pos]
+                    if c == "\0":
+                        raise LabelFileError("line %d holds a NUL character" % line)
+                    if c == '"':
+                        raise LabelFileError("line %d: a quote inside an unquoted field" % line)
+                    field.append(c)
+                    pos += 1
+            fields.append("".join(field))
+            if pos >= n:
+                break
+            if text[pos] == ",":
+                pos += 1
+                continue
+            if at_line_end(pos):
+                pos += 2 if text[pos] == "\r" else 1
+                line += 1
+                break
+            if quoted:
+                raise LabelFileError("line %d: only a comma or the end of the line may follow a closing quote" % line)
+            raise LabelFileError("line %d: a carriage return must be followed by a line feed" % line)
+        if len(fields) != 2:
+            raise LabelFileError("line %d has %d fields; expected 2 (key,label)" % (start_line, len(fields)))
+        key, label = fields
+        if first and key == "key" and label == "label":
+            first = False
+            continue
+        first = False
+        if not key or not label:
+            raise LabelFileError("line %d has an empty key or label" % start_line)
+        if key in labels:
+            raise LabelFileError("key %r is listed twice (line %d)" % (key, start_line))
+        labels[key] = label
+    return labels
+
+
 def label_resolver(rule):
     if rule == "dir":
         def by_dir(key):
+            # The parent segment; none for a top-level key, nor for '' ('a//b.wav'), '.' or '..'.
             parts = key.split("/")
-            return parts[-2] if len(parts) >= 2 else None
+            return parts[-2] if len(parts) >= 2 and parts[-2] not in ("", ".", "..") else None
         return by_dir
     if rule.startswith("regex:"):
         rx = re.compile(dotnet_regex_to_python(rule[len("regex:"):]))
@@ -568,15 +663,32 @@ def label_resolver(rule):
 
         def by_regex(key):
             m = rx.search(key)
-            return m.group("label") if m and m.group("label") is not None else None
+            return m.group("label") if m and m.group("label") else None
         return by_regex
     if rule.startswith("csv:"):
-        table = {}
-        with open(rule[len("csv:"):], newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                table[row["key"]] = row["label"]
+        with open(rule[len("csv:"):], "rb") as fh:
+            try:
+                table = read_label_csv(fh.read())
+            except LabelFileError as e:
+                raise SystemExit("label rule %r: %s" % (rule, e))
         return table.get
     raise SystemExit("unknown label rule %r (dir | regex:PATTERN | csv:PATH)" % rule)
+
+
+def cmd_labels(args):
+    """Prints a label CSV's table, or each given key's label, as JSON: {"labels": {...}} or {"error": "..."}."""
+    if args.keys:
+        resolve = label_resolver(args.labels)
+        print(json.dumps({"labels": {key: resolve(key) for key in args.keys}}))
+        return 0
+    if not args.labels.startswith("csv:"):
+        raise SystemExit("without keys, labels prints a csv: rule's table")
+    with open(args.labels[len("csv:"):], "rb") as fh:
+        try:
+            print(json.dumps({"labels": read_label_csv(fh.read())}))
+        except LabelFileError as e:
+            print(json.dumps({"error": str(e)}))
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -770,8 +882,14 @@ def main(argv=None):
     add_params(v)
     v.set_defaults(func=cmd_verify)
 
+    lb = sub.add_parser("labels", help="print what a label rule makes of keys (or a label CSV's whole table)")
+    lb.add_argument("--labels", required=True, help="dir | regex:PATTERN | csv:PATH")
+    lb.add_argument("keys", nargs="*")
+    lb.set_defaults(func=cmd_labels)
+
     args = parser.parse_args(argv)
-    check_params(args)
+    if args.command != "labels":
+        check_params(args)
     return args.func(args)
 
 

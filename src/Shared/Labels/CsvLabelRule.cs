@@ -1,9 +1,31 @@
+using System.Text;
+
 namespace PosCuda.Shared.Labels;
 
-/// <summary>The label comes from a CSV file with columns <c>key,label</c> (an optional header row is skipped).</summary>
-/// <remarks>Keys are relative to the source prefix. A field may be double-quoted to hold commas; no field is trimmed.</remarks>
+/// <summary>The label comes from a CSV file of <c>key,label</c> records.</summary>
+/// <remarks>
+/// <para>Exactly what the file may hold (<c>tools/poscuda_reference.py</c> reads it the same way, and a test holds the
+/// two to the same files):</para>
+/// <list type="bullet">
+/// <item>UTF-8 (invalid bytes are refused); one leading byte-order mark is ignored.</item>
+/// <item>Records end with LF or CRLF; the last one may have no line end. A carriage return outside quotes that is not
+/// followed by LF is refused.</item>
+/// <item>Every record has exactly two fields, key then label. A third field is refused, not ignored: an unquoted comma
+/// in a key would otherwise shift the label silently.</item>
+/// <item>A field may be enclosed in double quotes, and must be to hold a comma, a quote, CR or LF; inside, <c>""</c>
+/// stands for one quote, and the field may span lines. A quote inside an unquoted field, anything but a comma or the
+/// record's end after a closing quote, and a quote left open at the end of the file are refused.</item>
+/// <item>A first record that is exactly <c>key,label</c> is a header and skipped; any other first record is data.</item>
+/// <item>Empty lines are skipped anywhere. Fields are taken as written: no trimming, so <c> 3</c> and <c>3</c> are
+/// different labels (a label is hashed byte for byte).</item>
+/// <item>An empty key or label, a key listed twice (even with the same label), and a NUL anywhere are refused.</item>
+/// </list>
+/// <para>Keys are relative to the source prefix and compared ordinally, as listed.</para>
+/// </remarks>
 public sealed class CsvLabelRule : LabelRule
 {
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private readonly Dictionary<string, string> _labels;
 
     private CsvLabelRule(string text, Dictionary<string, string> labels)
@@ -14,6 +36,9 @@ public sealed class CsvLabelRule : LabelRule
 
     /// <summary>The number of keys the file labels.</summary>
     public int Count => _labels.Count;
+
+    /// <summary>Every labelled key and its label.</summary>
+    public IReadOnlyDictionary<string, string> Labels => _labels;
 
     /// <inheritdoc/>
     public override string? Resolve(string key, out string? reason)
@@ -35,84 +60,188 @@ public sealed class CsvLabelRule : LabelRule
             throw new ArgumentException($"Label rule '{text}': the file '{path}' does not exist.", nameof(path));
         }
 
-        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        string content;
+        try
         {
-            lineNumber++;
-            if (line.Length == 0)
-            {
-                continue;
-            }
+            content = s_strictUtf8.GetString(File.ReadAllBytes(path));
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new ArgumentException($"Label rule '{text}': the file is not valid UTF-8.", nameof(path), e);
+        }
 
-            List<string> fields = SplitCsvLine(line);
+        try
+        {
+            return new CsvLabelRule(text, ReadRecords(content));
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"Label rule '{text}': {e.Message}", nameof(path), e);
+        }
+    }
+
+    /// <summary>Reads the records of a label file's text, as the remarks above say.</summary>
+    /// <exception cref="FormatException">The text breaks a rule; the message names the line.</exception>
+    internal static Dictionary<string, string> ReadRecords(string content)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        var reader = new RecordReader(content);
+        bool first = true;
+        while (reader.Next(out List<string>? fields, out int line))
+        {
             if (fields.Count != 2)
             {
-                throw new ArgumentException($"Label rule '{text}': line {lineNumber} has {fields.Count} fields; expected 'key,label'.", nameof(path));
+                throw new FormatException($"line {line} has {fields.Count} fields; expected 2 (key,label): quote a field that holds a comma.");
             }
 
-            // Fields are taken as written, spaces included, as the reference implementation reads them: a label is
-            // hashed byte for byte, so " 3" and "3" would silently be two classes if one were trimmed and not the other.
-            string key = fields[0];
-            if (lineNumber == 1 && key == "key" && fields[1] == "label")
+            (string key, string label) = (fields[0], fields[1]);
+            if (first && key == "key" && label == "label")
             {
+                first = false;
                 continue;
             }
 
-            if (key.Length == 0 || fields[1].Length == 0)
+            first = false;
+            if (key.Length == 0 || label.Length == 0)
             {
-                throw new ArgumentException($"Label rule '{text}': line {lineNumber} has an empty key or label.", nameof(path));
+                throw new FormatException($"line {line} has an empty key or label.");
             }
 
-            if (!labels.TryAdd(key, fields[1]))
+            if (!labels.TryAdd(key, label))
             {
-                throw new ArgumentException($"Label rule '{text}': key '{key}' is listed twice (line {lineNumber}).", nameof(path));
+                throw new FormatException($"key '{key}' is listed twice (line {line}).");
             }
         }
 
-        return new CsvLabelRule(text, labels);
+        return labels;
     }
 
-    private static List<string> SplitCsvLine(string line)
+    // Splits CSV text into records of fields; empty lines give no record.
+    private struct RecordReader(string text)
     {
-        var fields = new List<string>(2);
-        var current = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
+        private readonly string _text = text.Length > 0 && text[0] == '\uFEFF' ? text[1..] : text;
+        private int _position;
+        private int _line = 1;
+
+        public bool Next(out List<string> fields, out int startLine)
         {
-            char c = line[i];
-            if (quoted)
+            fields = [];
+            while (true)
             {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"')
+                startLine = _line;
+                if (_position >= _text.Length)
                 {
-                    current.Append('"');
-                    i++;
+                    return false;
                 }
-                else if (c == '"')
+
+                if (!AtLineEnd())
                 {
-                    quoted = false;
+                    break;
+                }
+
+                SkipLineEnd(); // an empty line
+            }
+
+            var field = new StringBuilder();
+            while (true)
+            {
+                bool quoted = _position < _text.Length && _text[_position] == '"';
+                if (quoted)
+                {
+                    ReadQuoted(field, startLine);
                 }
                 else
                 {
-                    current.Append(c);
+                    ReadUnquoted(field);
                 }
-            }
-            else if (c == '"')
-            {
-                quoted = true;
-            }
-            else if (c == ',')
-            {
-                fields.Add(current.ToString());
-                current.Clear();
-            }
-            else if (c != '\r')
-            {
-                current.Append(c);
+
+                fields.Add(field.ToString());
+                field.Clear();
+                if (_position >= _text.Length)
+                {
+                    return true;
+                }
+
+                if (_text[_position] == ',')
+                {
+                    _position++;
+                    continue;
+                }
+
+                if (AtLineEnd())
+                {
+                    SkipLineEnd();
+                    return true;
+                }
+
+                throw quoted
+                    ? new FormatException($"line {_line}: only a comma or the end of the line may follow a closing quote.")
+                    : new FormatException($"line {_line}: a carriage return must be followed by a line feed.");
             }
         }
 
-        fields.Add(current.ToString());
-        return fields;
+        private void ReadUnquoted(StringBuilder field)
+        {
+            while (_position < _text.Length)
+            {
+                char c = _text[_position];
+                if (c is ',' or '\n' or '\r')
+                {
+                    return;
+                }
+
+                Check(c);
+                if (c == '"')
+                {
+                    throw new FormatException($"line {_line}: a quote inside an unquoted field; enclose the field in quotes and double the quote.");
+                }
+
+                field.Append(c);
+                _position++;
+            }
+        }
+
+        private void ReadQuoted(StringBuilder field, int startLine)
+        {
+            _position++; // the opening quote
+            while (_position < _text.Length)
+            {
+                char c = _text[_position++];
+                if (c == '"')
+                {
+                    if (_position < _text.Length && _text[_position] == '"')
+                    {
+                        field.Append('"');
+                        _position++;
+                        continue;
+                    }
+
+                    return;
+                }
+
+                Check(c);
+                _line += c == '\n' ? 1 : 0;
+                field.Append(c);
+            }
+
+            throw new FormatException($"line {startLine}: a quoted field is not closed before the end of the file.");
+        }
+
+        private readonly void Check(char c)
+        {
+            if (c == '\0')
+            {
+                throw new FormatException($"line {_line} holds a NUL character.");
+            }
+        }
+
+        private readonly bool AtLineEnd() =>
+            _text[_position] == '\n' || (_text[_position] == '\r' && _position + 1 < _text.Length && _text[_position + 1] == '\n');
+
+        private void SkipLineEnd()
+        {
+            _position += _text[_position] == '\r' ? 2 : 1;
+            _line++;
+        }
     }
 }
