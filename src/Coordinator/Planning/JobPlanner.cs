@@ -58,9 +58,10 @@ public sealed class JobPlanner
         long skipped = 0;
         long failed = 0;
 
+        var keys = new KeyChecks(ObjectKeys.CheckerFor(definition.Source), ObjectKeys.CheckerFor(definition.Destination));
         await foreach (StoredObject item in source.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            PlanningOutcome? settled = Classify(item, labels, definition, out PlannedObject? plannedObject);
+            PlanningOutcome? settled = Classify(item, labels, keys, out PlannedObject? plannedObject);
             if (settled is not null)
             {
                 unbatched.Add(settled);
@@ -139,14 +140,14 @@ public sealed class JobPlanner
     /// list datasets by the same rule.
     /// </summary>
     public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, out PlannedObject? planned)
-        => Classify(item, labels, job: null, out planned);
+        => Classify(item, labels, keys: null, out planned);
 
     /// <summary>
-    /// As <see cref="Classify(StoredObject, LabelRule, out PlannedObject?)"/>, and with <paramref name="job"/> a
+    /// As <see cref="Classify(StoredObject, LabelRule, out PlannedObject?)"/>, and with <paramref name="keys"/> a
     /// <c>.wav</c> object that the job's source or destination cannot hold (<see cref="ObjectKeys.Check"/>: a folder
     /// and a key with a '..' segment, a name over 255 bytes, ...) fails here with the reason, before any worker sees it.
     /// </summary>
-    public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, JobDefinition? job, out PlannedObject? planned)
+    public static PlanningOutcome? Classify(StoredObject item, LabelRule labels, KeyChecks? keys, out PlannedObject? planned)
     {
         ArgumentNullException.ThrowIfNull(item);
         ArgumentNullException.ThrowIfNull(labels);
@@ -167,7 +168,7 @@ public sealed class JobPlanner
             return new PlanningOutcome(item.Key, ObjectOutcome.Skipped, "not a .wav object");
         }
 
-        if (job is not null && CheckKey(job, item.Key) is { } unusable)
+        if (keys is not null && keys.Reason(item.Key) is { } unusable)
         {
             return new PlanningOutcome(item.Key, ObjectOutcome.Failed, unusable);
         }
@@ -180,17 +181,5 @@ public sealed class JobPlanner
 
         planned = new PlannedObject(item.Key, label, item.Size, item.ETag);
         return null;
-    }
-
-    private static string? CheckKey(JobDefinition job, string key)
-    {
-        if (ObjectKeys.Check(job.Source, key) is { } source)
-        {
-            return "the source cannot be read at this key: " + source;
-        }
-
-        return ObjectKeys.Check(job.Destination, key) is { } destination
-            ? "the destination cannot hold this key: " + destination
-            : null;
     }
 }

@@ -33,12 +33,20 @@ public static class ObjectKeys
 
     /// <summary>Why the store at <paramref name="location"/> (a folder or <c>s3://</c> location) cannot hold <paramref name="key"/>, or null when it can.</summary>
     /// <remarks>The stores refuse such a key with <see cref="InvalidObjectException"/> carrying the same reason.</remarks>
-    public static string? Check(string location, string key)
+    public static string? Check(string location, string key) => CheckerFor(location)(key);
+
+    /// <summary>The check of <see cref="Check"/> for one location, parsed once: for checking every key of a listing.</summary>
+    public static Func<string, string?> CheckerFor(string location)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(location);
-        return S3Location.IsS3(location)
-            ? S3Reason(S3Location.Parse(location).Prefix, key)
-            : FolderReason(LocalPaths.ToFullPath(location), key);
+        if (S3Location.IsS3(location))
+        {
+            string prefix = S3Location.Parse(location).Prefix;
+            return key => S3Reason(prefix, key);
+        }
+
+        string root = LocalPaths.ToFullPath(location);
+        return key => FolderReason(root, key);
     }
 
     /// <summary>Throws <see cref="InvalidObjectException"/> when <paramref name="reason"/> is not null.</summary>
