@@ -5,6 +5,7 @@ using PosCuda.Pipeline.Tests.Protect;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
 using PosCuda.Testing.Telemetry;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Telemetry;
 
@@ -43,7 +44,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
             ["OTEL_BSP_SCHEDULE_DELAY"] = Never,
         };
 
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", RepositoryPaths.Sample, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--quiet"], environment);
 
         Assert.True(run.ExitCode == ExitCodes.Success, run.ToString());
@@ -105,7 +106,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         await using OtlpReceiver receiver = OtlpReceiver.Start();
 
         // No --quiet: the progress lines on stderr are searched too.
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--report", report], receiver.EnvironmentVariables);
 
         Assert.True(run.ExitCode == ExitCodes.SomeFailed, run.ToString());
@@ -153,7 +154,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         File.SetUnixFileMode(keyring, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead); // 0644
         await using OtlpReceiver receiver = OtlpReceiver.Start();
 
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", RepositoryPaths.Sample, temp["out"], "--keyring", keyring, "--labels", ProtectFixture.DigitLabels, "--quiet"],
             receiver.EnvironmentVariables);
 
