@@ -118,7 +118,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         Assert.Equal("3_garbage_0.wav", failed.Attributes["poscuda.object.key"]);
         Assert.Equal(2, failed.StatusCode);
 
-        List<(string Form, byte[] Bytes)> forms = SecretForms(Keyring.Load(_fixture.KeyringPath));
+        List<(string Form, byte[] Bytes)> forms = SecretForms(KeyringFile.Load(_fixture.KeyringPath));
         Assert.True(Found(forms, await File.ReadAllBytesAsync(_fixture.KeyringPath)) is not null, "the search does not find the secret in the keyring file itself");
         AssertNoSecret(forms, "stdout", Encoding.UTF8.GetBytes(run.StandardOutput));
         AssertNoSecret(forms, "stderr", Encoding.UTF8.GetBytes(run.StandardError));
@@ -161,7 +161,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         Assert.True(run.ExitCode == ExitCodes.Error, run.ToString());
         Assert.Contains("open-keyring.json", run.StandardError, StringComparison.Ordinal);
         Assert.False(Directory.Exists(temp["out"]));
-        List<(string Form, byte[] Bytes)> forms = SecretForms(Keyring.Load(_fixture.KeyringPath));
+        List<(string Form, byte[] Bytes)> forms = SecretForms(KeyringFile.Load(_fixture.KeyringPath));
         AssertNoSecret(forms, "stderr", Encoding.UTF8.GetBytes(run.StandardError));
         AssertNoSecret(forms, "stdout", Encoding.UTF8.GetBytes(run.StandardOutput));
         foreach ((string form, byte[] bytes) in forms)
