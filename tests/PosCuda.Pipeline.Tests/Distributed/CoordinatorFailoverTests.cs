@@ -4,9 +4,9 @@ using PosCuda.Coordinator.Maintenance;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
-using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 

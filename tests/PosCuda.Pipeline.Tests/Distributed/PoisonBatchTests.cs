@@ -2,8 +2,8 @@ using System.Text.Json;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
-using Xunit.Abstractions;
 using PosCuda.Testing.Processes;
+using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 

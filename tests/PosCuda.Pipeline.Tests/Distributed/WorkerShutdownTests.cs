@@ -1,9 +1,9 @@
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
-using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 

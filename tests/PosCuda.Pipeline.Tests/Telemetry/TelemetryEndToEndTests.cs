@@ -4,8 +4,8 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Pipeline.Tests.Protect;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
-using PosCuda.Testing.Telemetry;
 using PosCuda.Testing.Processes;
+using PosCuda.Testing.Telemetry;
 
 namespace PosCuda.Pipeline.Tests.Telemetry;
 
