@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent reference implementation of the protection specs `poscuda-v1` and `poscuda-v2` (pure Python 3 stdlib).
 
-Written from DESIGN.md section 1, not from the C# code, so that the two implementations check each other.
+Written from docs/spec.md, not from the C# code, so that the two implementations check each other.
 
 Subcommands:
   derive        --secret-b64 S --label L [params]            print {"taps": [...], "position": n} as JSON

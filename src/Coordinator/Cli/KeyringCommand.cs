@@ -20,7 +20,7 @@ public static class KeyringCommand
             }
 
             Keyring keyring = Keyring.Create();
-            keyring.Save(path);
+            KeyringFile.Save(keyring, path);
             Console.Out.WriteLine($"Created keyring {keyring.KeyId} (version {keyring.Active} active) in {path}");
             return ExitCodes.Success;
         });
@@ -31,8 +31,8 @@ public static class KeyringCommand
         rotate.SetAction(result =>
         {
             string path = result.GetRequiredValue(rotateFile);
-            Keyring keyring = Keyring.Load(path).Rotate(result.GetValue(compromised));
-            keyring.Save(path);
+            Keyring keyring = KeyringFile.Load(path).Rotate(result.GetValue(compromised));
+            KeyringFile.Save(keyring, path);
             Console.Out.WriteLine($"Keyring {keyring.KeyId}: version {keyring.Active} is now active");
             return ExitCodes.Success;
         });
@@ -41,7 +41,7 @@ public static class KeyringCommand
         var show = new Command("show", "Show the key id and versions (never the secrets).") { showFile };
         show.SetAction(result =>
         {
-            Keyring keyring = Keyring.Load(result.GetRequiredValue(showFile));
+            Keyring keyring = KeyringFile.Load(result.GetRequiredValue(showFile));
             Console.Out.WriteLine($"keyId {keyring.KeyId}, active version {keyring.Active}");
             foreach (KeyVersion version in keyring.Versions)
             {

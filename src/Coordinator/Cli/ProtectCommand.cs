@@ -90,7 +90,7 @@ public static class ProtectCommand
         string destination = Locations.Normalise(request.Destination);
         Locations.EnsureNotWithin(destination, source);
 
-        Keyring keyring = Keyring.Load(request.KeyringPath);
+        Keyring keyring = KeyringFile.Load(request.KeyringPath);
         string statePath = request.StatePath ?? Locations.DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);

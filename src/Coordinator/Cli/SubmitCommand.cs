@@ -28,7 +28,7 @@ public static class SubmitCommand
             string dst = Locations.Normalise(result.GetRequiredValue(destination));
             Locations.EnsureNotWithin(dst, src);
             ProtectionParameters parameters = common.ReadParameters(result);
-            Keyring keyring = Keyring.Load(result.GetRequiredValue(common.Keyring));
+            Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));

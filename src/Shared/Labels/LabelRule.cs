@@ -1,6 +1,6 @@
 namespace PosCuda.Shared.Labels;
 
-/// <summary>Resolves the class label of an object from its key (DESIGN.md section 3).</summary>
+/// <summary>Resolves the class label of an object from its key (README.md, the `--labels` option under "Using it").</summary>
 /// <remarks>One rule per job: <c>dir</c>, <c>regex:PATTERN</c> or <c>csv:PATH</c>.</remarks>
 public abstract class LabelRule
 {

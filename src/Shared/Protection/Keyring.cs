@@ -1,28 +1,14 @@
-using System.Buffers;
-using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
 
 namespace PosCuda.Shared.Protection;
 
-/// <summary>A keyring file (<c>poscuda-keyring/1</c>): a key id and its versions, one active.</summary>
+/// <summary>A keyring: a key id and its versions (docs/spec.md, "Keyring"), one of them active.</summary>
 /// <remarks>
-/// The file is JSON with mode 0600 (DESIGN.md section 1). <see cref="Load"/> validates every field and refuses a
-/// file that any group or other permission bit opens up; <see cref="Save"/> replaces a file atomically and the
-/// file never exists with a wider mode. No message this type produces contains a secret or a part of one.
+/// The model only; <see cref="KeyringFile"/> reads and writes the <c>poscuda-keyring/1</c> file. No message this type
+/// produces contains a secret or a part of one.
 /// </remarks>
 public sealed class Keyring
 {
-    /// <summary>The value of the file's <c>format</c> field.</summary>
-    public const string Format = "poscuda-keyring/1";
-
-    private const UnixFileMode GroupOrOther =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-
-    // A keyring with 2040 versions is still far below this; anything larger is not a keyring.
-    private const int MaxFileBytes = 1 << 20;
-
     private string _keyId = string.Empty;
     private KeyVersion[] _versions = [];
 
@@ -124,73 +110,6 @@ public sealed class Keyring
         return new Keyring { KeyId = KeyId, Active = next, Versions = versions };
     }
 
-    /// <summary>Loads a keyring file, refusing one readable by group or others.</summary>
-    /// <exception cref="KeyringException">The file cannot be read, is open to group or others, or is malformed.</exception>
-    public static Keyring Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] content = ReadPrivateFile(path);
-        try
-        {
-            return Parse(content, path);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(content);
-        }
-    }
-
-    /// <summary>Writes the keyring to <paramref name="path"/> atomically, with mode 0600.</summary>
-    /// <remarks>
-    /// The bytes go to a new file in the same folder, created with mode 0600, flushed to disk, and renamed over
-    /// <paramref name="path"/>; a reader sees the old file or the new one, and neither is ever readable by others.
-    /// </remarks>
-    /// <exception cref="InvalidOperationException">The keyring is not consistent (see <see cref="Load"/>).</exception>
-    public void Save(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (ValidateConsistency() is { } problem)
-        {
-            throw new InvalidOperationException($"keyring {KeyId} cannot be saved: {problem}");
-        }
-
-        string fullPath = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException("The path has no folder.", nameof(path));
-        string temporary = Path.Combine(
-            folder, $".{Path.GetFileName(fullPath)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}.tmp");
-        byte[] json = Serialize();
-        try
-        {
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-            };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(temporary, options))
-            {
-                stream.Write(json);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(json);
-        }
-    }
-
     /// <inheritdoc/>
     public override string ToString() => $"keyring {KeyId} (active version {Active})";
 
@@ -214,7 +133,7 @@ public sealed class Keyring
         return utc.AddTicks(-(utc.Ticks % TimeSpan.TicksPerSecond));
     }
 
-    private static bool IsKeyId(string value)
+    internal static bool IsKeyId(string value)
     {
         if (value.Length != 16)
         {
@@ -232,316 +151,8 @@ public sealed class Keyring
         return true;
     }
 
-    private static string FormatMode(UnixFileMode mode)
-        => Convert.ToString((int)mode, 8).PadLeft(4, '0');
-
-    private static byte[] ReadPrivateFile(string path)
-    {
-        try
-        {
-            using Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-
-            // Checked on the open handle, so the file read is the file checked.
-            if (!OperatingSystem.IsWindows())
-            {
-                UnixFileMode mode = File.GetUnixFileMode(handle);
-                if ((mode & GroupOrOther) != 0)
-                {
-                    throw new KeyringException(
-                        path, $"is readable by group or others (mode {FormatMode(mode)}); run chmod 600");
-                }
-            }
-
-            long length = RandomAccess.GetLength(handle);
-            if (length > MaxFileBytes)
-            {
-                throw new KeyringException(path, $"is malformed: {length} bytes is too large for a keyring");
-            }
-
-            byte[] content = new byte[length];
-            int total = 0;
-            while (total < content.Length)
-            {
-                int read = RandomAccess.Read(handle, content.AsSpan(total), total);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
-
-            if (total == content.Length)
-            {
-                return content;
-            }
-
-            // The file shrank while being read: keep what was read, and wipe the longer buffer's copy of the secret.
-            byte[] exact = content[..total];
-            CryptographicOperations.ZeroMemory(content);
-            return exact;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new KeyringException(path, $"cannot be read: {e.Message}", e);
-        }
-    }
-
-    private static Keyring Parse(byte[] content, string path)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(content, new JsonDocumentOptions { MaxDepth = 8 });
-        }
-        catch (JsonException e)
-        {
-            // The parser's own message may quote a character of the input (a secret's, say): report only where.
-            throw new KeyringException(
-                path, $"is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})");
-        }
-
-        using (document)
-        {
-            return ParseRoot(document.RootElement, path);
-        }
-    }
-
-    private static Keyring ParseRoot(JsonElement root, string path)
-    {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw Malformed(path, "the document is not a JSON object");
-        }
-
-        string? keyId = null;
-        int? active = null;
-        List<KeyVersion>? versions = null;
-        bool hasFormat = false;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (JsonProperty property in root.EnumerateObject())
-        {
-            if (!seen.Add(property.Name))
-            {
-                throw Malformed(path, $"field {Quote(property.Name)} appears twice");
-            }
-
-            switch (property.Name)
-            {
-                case "format":
-                    if (property.Value.ValueKind != JsonValueKind.String || !property.Value.ValueEquals(Format))
-                    {
-                        throw Malformed(path, $"'format' is not \"{Format}\"");
-                    }
-
-                    hasFormat = true;
-                    break;
-                case "keyId":
-                    keyId = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
-                    if (keyId is null || !IsKeyId(keyId))
-                    {
-                        throw Malformed(path, "'keyId' is not 16 lower-case hex digits");
-                    }
-
-                    break;
-                case "active":
-                    active = ReadVersionNumber(property.Value, path, "'active'");
-                    break;
-                case "versions":
-                    versions = ParseVersions(property.Value, path);
-                    break;
-                default:
-                    throw Malformed(path, $"unknown field {Quote(property.Name)}");
-            }
-        }
-
-        if (!hasFormat)
-        {
-            throw Malformed(path, "'format' is missing");
-        }
-
-        if (keyId is null || active is null || versions is null)
-        {
-            string missing = keyId is null ? "keyId" : active is null ? "active" : "versions";
-            throw Malformed(path, $"'{missing}' is missing");
-        }
-
-        Keyring keyring;
-        try
-        {
-            keyring = new Keyring { KeyId = keyId, Active = active.Value, Versions = versions };
-        }
-        catch (ArgumentException e)
-        {
-            throw Malformed(path, e.Message);
-        }
-
-        if (keyring.ValidateConsistency() is { } problem)
-        {
-            throw Malformed(path, problem);
-        }
-
-        return keyring;
-    }
-
-    private static List<KeyVersion> ParseVersions(JsonElement array, string path)
-    {
-        if (array.ValueKind != JsonValueKind.Array)
-        {
-            throw Malformed(path, "'versions' is not an array");
-        }
-
-        var versions = new List<KeyVersion>(array.GetArrayLength());
-        var numbers = new HashSet<int>();
-        int index = 0;
-        foreach (JsonElement item in array.EnumerateArray())
-        {
-            string where = $"versions[{index}]";
-            if (item.ValueKind != JsonValueKind.Object)
-            {
-                throw Malformed(path, $"{where} is not an object");
-            }
-
-            int? version = null;
-            byte[]? secret = null;
-            DateTimeOffset? created = null;
-            KeyState? state = null;
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            try
-            {
-                foreach (JsonProperty property in item.EnumerateObject())
-                {
-                    if (!seen.Add(property.Name))
-                    {
-                        throw Malformed(path, $"{where}: field {Quote(property.Name)} appears twice");
-                    }
-
-                    switch (property.Name)
-                    {
-                        case "version":
-                            version = ReadVersionNumber(property.Value, path, $"{where}.version");
-                            break;
-                        case "secret":
-                            // Decoded straight from the document's bytes: no string copy of the secret is made.
-                            if (property.Value.ValueKind != JsonValueKind.String
-                                || !property.Value.TryGetBytesFromBase64(out secret)
-                                || secret.Length != 32)
-                            {
-                                throw Malformed(path, $"{where}.secret is not base64 of exactly 32 bytes");
-                            }
-
-                            break;
-                        case "created":
-                            created = ReadTimestamp(property.Value, path, $"{where}.created");
-                            break;
-                        case "state":
-                            state = ReadState(property.Value, path, $"{where}.state");
-                            break;
-                        default:
-                            throw Malformed(path, $"{where}: unknown field {Quote(property.Name)}");
-                    }
-                }
-
-                if (version is null || secret is null || created is null || state is null)
-                {
-                    string missing = version is null ? "version" : secret is null ? "secret" : created is null ? "created" : "state";
-                    throw Malformed(path, $"{where}.{missing} is missing");
-                }
-
-                if (!numbers.Add(version.Value))
-                {
-                    throw Malformed(path, $"key version {version.Value} appears twice");
-                }
-
-                versions.Add(new KeyVersion(version.Value, secret, created.Value, state.Value));
-            }
-            finally
-            {
-                if (secret is not null)
-                {
-                    CryptographicOperations.ZeroMemory(secret);
-                }
-            }
-
-            index++;
-        }
-
-        if (versions.Count == 0)
-        {
-            throw Malformed(path, "'versions' is empty");
-        }
-
-        return versions;
-    }
-
-    private static int ReadVersionNumber(JsonElement value, string path, string what)
-    {
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int number) || number < 1)
-        {
-            throw Malformed(path, $"{what} is not an integer >= 1");
-        }
-
-        return number;
-    }
-
-    private static DateTimeOffset ReadTimestamp(JsonElement value, string path, string what)
-    {
-        if (value.ValueKind != JsonValueKind.String
-            || !DateTimeOffset.TryParse(
-                value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset created))
-        {
-            throw Malformed(path, $"{what} is not an ISO 8601 timestamp");
-        }
-
-        return created;
-    }
-
-    private static KeyState ReadState(JsonElement value, string path, string what)
-    {
-        if (value.ValueKind == JsonValueKind.String)
-        {
-            if (value.ValueEquals("active"))
-            {
-                return KeyState.Active;
-            }
-
-            if (value.ValueEquals("retired"))
-            {
-                return KeyState.Retired;
-            }
-
-            if (value.ValueEquals("compromised"))
-            {
-                return KeyState.Compromised;
-            }
-        }
-
-        throw Malformed(path, $"{what} is not one of active, retired, compromised");
-    }
-
-    // Field names are echoed to help fix typos, but only short plain words: a name could be a pasted secret.
-    private static string Quote(string name)
-    {
-        if (name.Length is 0 or > 24)
-        {
-            return "(name withheld)";
-        }
-
-        foreach (char c in name)
-        {
-            if (!char.IsAsciiLetter(c) && c != '_')
-            {
-                return "(name withheld)";
-            }
-        }
-
-        return $"'{name}'";
-    }
-
-    private static KeyringException Malformed(string path, string reason) => new(path, $"is malformed: {reason}");
-
     /// <summary>Returns what makes the keyring inconsistent, or null when it is consistent.</summary>
-    private string? ValidateConsistency()
+    internal string? FindInconsistency()
     {
         if (_versions.Length == 0)
         {
@@ -569,44 +180,12 @@ public sealed class Keyring
         return null;
     }
 
-    private static string StateName(KeyState state) => state switch
+    /// <summary>The state's name in the file and in messages.</summary>
+    internal static string StateName(KeyState state) => state switch
     {
         KeyState.Active => "active",
         KeyState.Retired => "retired",
         KeyState.Compromised => "compromised",
         _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
     };
-
-    private byte[] Serialize()
-    {
-        // Sized up front so the buffer never grows: a grown buffer would leave an unwiped copy of the secrets behind.
-        var buffer = new ArrayBufferWriter<byte>(1024 + (256 * _versions.Length));
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("format", Format);
-            writer.WriteString("keyId", KeyId);
-            writer.WriteNumber("active", Active);
-            writer.WriteStartArray("versions");
-            foreach (KeyVersion version in _versions)
-            {
-                writer.WriteStartObject();
-                writer.WriteNumber("version", version.Version);
-                writer.WriteBase64String("secret", version.Secret);
-                writer.WriteString(
-                    "created",
-                    version.Created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture));
-                writer.WriteString("state", StateName(version.State));
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        buffer.Write("\n"u8);
-        byte[] json = buffer.WrittenSpan.ToArray();
-        buffer.Clear(); // Clear wipes the written bytes.
-        return json;
-    }
 }

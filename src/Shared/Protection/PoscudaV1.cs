@@ -5,7 +5,7 @@ using PosCuda.Shared.Audio;
 
 namespace PosCuda.Shared.Protection;
 
-/// <summary>The frozen spec <c>poscuda-v1</c> (DESIGN.md section 1): one keyed low-pass patch per class.</summary>
+/// <summary>The frozen spec <c>poscuda-v1</c> (docs/spec.md): one keyed low-pass patch per class.</summary>
 public sealed class PoscudaV1 : IProtectionSpec
 {
     /// <summary>The spec's name, recorded on every job and output.</summary>

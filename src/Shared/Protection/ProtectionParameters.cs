@@ -1,6 +1,6 @@
 namespace PosCuda.Shared.Protection;
 
-/// <summary>The parameters of a protection job (DESIGN.md section 1), validated at construction.</summary>
+/// <summary>The parameters of a protection job (docs/spec.md, "Parameters"), validated at construction.</summary>
 public sealed record ProtectionParameters
 {
     /// <summary>The spec every job and output records.</summary>

@@ -60,7 +60,7 @@ public static class WorkerCli
             ILogger logger = loggers.CreateLogger("poscuda-worker");
             try
             {
-                Keyring keyring = Keyring.Load(parse.GetRequiredValue(keyringOption));
+                Keyring keyring = KeyringFile.Load(parse.GetRequiredValue(keyringOption));
                 var options = new WorkerOptions(
                     parse.GetValue(idOption) ?? WorkerOptions.DefaultWorkerId(),
                     parse.GetValue(concurrencyOption),

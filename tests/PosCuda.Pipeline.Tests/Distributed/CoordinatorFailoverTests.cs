@@ -4,6 +4,7 @@ using PosCuda.Coordinator.Maintenance;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
 
@@ -18,8 +19,8 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(25));
-        PoscudaProcess first = job.StartCoordinator("coordinator-1");
-        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 2);
+        ChildProcess first = job.StartCoordinator("coordinator-1");
+        ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 2);
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 20, TimeSpan.FromSeconds(30), "the worker to make progress");
 
         await first.KillAsync();
@@ -33,7 +34,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
         job.StartCoordinator("coordinator-2");
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(30));
 
-        Assert.False(worker.HasExited, worker.Output());
+        Assert.False(worker.HasExited, worker.Describe());
         Assert.Equal(100, StatusCommand.Summarise(status).Done);
         Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
         using System.Text.Json.JsonDocument manifest = await job.ReadManifestAsync();
@@ -45,7 +46,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
     public async Task Coordinator_StoppedWhileWritingManifest_JobStaysRunningUntilTheNextPassWritesIt()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
-        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        ChildProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(3)); // The manifest PUT takes 3 s.
         await using IWorkLedger ledger = WorkLedger.Open(job.LedgerLocation);
@@ -92,7 +93,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
         using var stop = new CancellationTokenSource();
         Task runA = a.RunAsync(stop.Token);
         Task runB = b.RunAsync(stop.Token);
-        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        ChildProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         await job.WaitCompletedAsync(TimeSpan.FromSeconds(30));
         await Poll.UntilAsync(() => Volatile.Read(ref completedByA) + Volatile.Read(ref completedByB) > 0, TimeSpan.FromSeconds(10), "JobCompleted");

@@ -19,8 +19,8 @@ public sealed class DistributedFixture : IAsyncLifetime
     public DistributedFixture()
     {
         KeyringPath = _dir["keyring.json"];
-        Keyring.Create().Rotate(compromised: false).Save(KeyringPath);
-        Keyring = Keyring.Load(KeyringPath);
+        KeyringFile.Save(Keyring.Create().Rotate(compromised: false), KeyringPath);
+        Keyring = KeyringFile.Load(KeyringPath);
     }
 
     /// <summary>The S3 server.</summary>

@@ -6,6 +6,7 @@ using PosCuda.Coordinator.Reports;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
 
@@ -16,7 +17,7 @@ public sealed class DistributedJob : IAsyncDisposable
     /// <summary>The lease every worker takes: short, so crashed workers' batches come back quickly.</summary>
     public const string LeaseSeconds = "2";
 
-    private readonly List<PoscudaProcess> _processes = [];
+    private readonly List<ChildProcess> _processes = [];
     private JobStatus? _lastStatus;
 
     private DistributedJob(
@@ -87,10 +88,11 @@ public sealed class DistributedJob : IAsyncDisposable
     /// <param name="endpoint">Its S3 endpoint (a proxy, or moto when null).</param>
     /// <param name="concurrency">Objects in flight.</param>
     /// <param name="extra">More options.</param>
-    public PoscudaProcess StartWorker(string name, Uri? endpoint = null, int concurrency = 2, params string[] extra)
+    public ChildProcess StartWorker(string name, Uri? endpoint = null, int concurrency = 2, params string[] extra)
     {
-        PoscudaProcess worker = PoscudaProcess.StartWorker(
+        ChildProcess worker = PoscudaTool.Start(
             name,
+            PoscudaTool.Worker,
             [
                 "--ledger", LedgerLocation, "--keyring", Fixture.KeyringPath, "--job", JobId.ToString("D"), "--worker-id", name,
                 "--lease-seconds", LeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
@@ -101,10 +103,11 @@ public sealed class DistributedJob : IAsyncDisposable
     }
 
     /// <summary>Starts a <c>poscuda coordinator</c> process passing every half second.</summary>
-    public PoscudaProcess StartCoordinator(string name)
+    public ChildProcess StartCoordinator(string name)
     {
-        PoscudaProcess coordinator = PoscudaProcess.StartPoscuda(
+        ChildProcess coordinator = PoscudaTool.Start(
             name,
+            PoscudaTool.Poscuda,
             ["coordinator", "--ledger", LedgerLocation, "--interval", "0.5", "--id", name, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]);
         _processes.Add(coordinator);
         return coordinator;
@@ -184,13 +187,13 @@ public sealed class DistributedJob : IAsyncDisposable
     public string Diagnostics()
     {
         string status = _lastStatus is null ? "no status yet" : StatusCommand.Format(_lastStatus);
-        return status + Environment.NewLine + string.Join(Environment.NewLine, _processes.Select(p => p.Output()));
+        return status + Environment.NewLine + string.Join(Environment.NewLine, _processes.Select(p => p.Describe()));
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        foreach (PoscudaProcess process in _processes)
+        foreach (ChildProcess process in _processes)
         {
             await process.DisposeAsync();
         }

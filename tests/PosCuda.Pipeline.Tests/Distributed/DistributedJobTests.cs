@@ -3,6 +3,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
 
@@ -18,13 +19,13 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(1)); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
         job.StartCoordinator("coordinator");
-        PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
+        ChildProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
         await job.WaitForAsync(s => s.Classes.Sum(c => c.LeasedBatches) == 1, TimeSpan.FromSeconds(30), "the victim to claim a batch");
         job.StartWorker("worker-1");
         job.StartWorker("worker-2");
         JobStatus midRun = await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(30), "the other workers to make progress");
 
-        Assert.False(victim.HasExited, victim.Output());
+        Assert.False(victim.HasExited, victim.Describe());
         Assert.True(slow.RequestCount >= 1, "the victim has not touched its batch yet");
         await victim.KillAsync();
 
@@ -77,7 +78,7 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
     public async Task Protect_SameCorpusWithEmbeddedLedger_OutputsIdenticalToDistributedRun()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
-        PoscudaProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
+        ChildProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(ExitCodes.Success, await PoscudaCli.RunAsync(["coordinator", "--once", "--ledger", job.LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]));
         Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);

@@ -1,6 +1,7 @@
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
 
@@ -15,8 +16,8 @@ public sealed class LedgerOutageTests(PostgresServer postgres, DistributedFixtur
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 10);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(40));
-        PoscudaProcess coordinator = job.StartCoordinator("coordinator");
-        PoscudaProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];
+        ChildProcess coordinator = job.StartCoordinator("coordinator");
+        ChildProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 40, TimeSpan.FromSeconds(30), "the workers to make progress");
 
         await Postgres.RestartAsync();
@@ -25,7 +26,7 @@ public sealed class LedgerOutageTests(PostgresServer postgres, DistributedFixtur
         Output.WriteLine($"restarted at >= 40/300 done; {StatusCommand.Summarise(afterRestart).Done}/300 done when it answered again; retries {StatusCommand.Summarise(status).Retries}");
 
         Assert.InRange(StatusCommand.Summarise(afterRestart).Done, 40, 299); // The server came back mid-job.
-        Assert.All(workers.Append(coordinator), p => Assert.False(p.HasExited, p.Output())); // Nobody crashed on the outage.
+        Assert.All(workers.Append(coordinator), p => Assert.False(p.HasExited, p.Describe())); // Nobody crashed on the outage.
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
         Assert.Equal((300L, 300L, 0L, 0L), (totals.Objects, totals.Done, totals.Failed, totals.Dead));
         IReadOnlyList<ObjectRecord> records = await job.ReadObjectsAsync();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;
@@ -45,10 +46,10 @@ public sealed class PoisonBatchTests(PostgresServer postgres, DistributedFixture
         Assert.DoesNotContain(outputs, k => k.StartsWith("7_", StringComparison.Ordinal));
         Assert.Equal([$"{job.JobId:D}.json"], await job.ManifestKeysAsync());
 
-        (int code, string json) = await PoscudaProcess.RunPoscudaAsync(
-            ["status", job.JobId.ToString("D"), "--ledger", job.LedgerLocation, "--json"], TimeSpan.FromSeconds(30));
-        Assert.Equal(ExitCodes.Success, code);
-        using JsonDocument report = JsonDocument.Parse(json);
+        ChildProcessResult cli = await PoscudaTool.RunAsync(
+            ["status", job.JobId.ToString("D"), "--ledger", job.LedgerLocation, "--json"], timeout: TimeSpan.FromSeconds(30));
+        Assert.True(cli.ExitCode == ExitCodes.Success, cli.ToString());
+        using JsonDocument report = JsonDocument.Parse(cli.StandardOutput);
         JsonElement root = report.RootElement;
         Assert.Equal(("completed", 90, 10), (root.GetProperty("state").GetString(), root.GetProperty("done").GetInt64(), root.GetProperty("dead").GetInt64()));
         JsonElement[] deadLetters = [.. root.GetProperty("deadLetters").EnumerateArray()];

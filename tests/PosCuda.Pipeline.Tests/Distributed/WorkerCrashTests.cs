@@ -1,6 +1,7 @@
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
 
@@ -16,7 +17,7 @@ public sealed class WorkerCrashTests(PostgresServer postgres, DistributedFixture
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(300));
         job.StartCoordinator("coordinator");
-        PoscudaProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
+        ChildProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
 
         // GET+PUT per object, one at a time: the 7th request means three objects of its first batch are written.
         await Poll.UntilAsync(() => slow.RequestCount >= 7, TimeSpan.FromSeconds(30), "the victim to write three objects", job.Diagnostics);

@@ -1,6 +1,7 @@
 using PosCuda.Coordinator.Cli;
 using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
 using Xunit.Abstractions;
 
@@ -15,11 +16,11 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(250));
-        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
+        ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
         JobStatus before = await job.StatusAsync();
 
-        await worker.TerminateAsync();
+        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
 
         JobStatus after = await job.StatusAsync();
@@ -30,7 +31,7 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
         Assert.Equal((1, 0, 19), (after.Classes.Sum(c => c.DoneBatches), after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
         Assert.Equal(10, slow.RequestCount); // ...and nothing more was claimed: 5 GETs and 5 PUTs in all.
         Assert.Equal(0, StatusCommand.Summarise(after).Retries);
-        Assert.Contains("no more claims", worker.Output(), StringComparison.Ordinal);
+        Assert.Contains(worker.Output, line => line.Contains("no more claims", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -38,12 +39,12 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(2)); // A batch would take 20 s.
-        PoscudaProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
+        ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
 
-        await worker.TerminateAsync();
-        await Poll.UntilAsync(() => worker.Output().Contains("no more claims", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the first signal to land", worker.Output);
-        await worker.TerminateAsync();
+        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
+        await worker.WaitForOutputAsync(line => line.Contains("no more claims", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
 
         JobStatus after = await job.StatusAsync();

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Testing;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Protect;
 
@@ -196,8 +196,8 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
         string dst = temp["out"];
         string[] common = [RepositoryPaths.Sample, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--quiet"];
 
-        Telemetry.PoscudaRun first = await Telemetry.PoscudaProcess.RunAsync([.. common.Prepend("protect")]);
-        Telemetry.PoscudaRun second = await Telemetry.PoscudaProcess.RunAsync([.. common.Prepend("protect"), "--taps", "40"]);
+        ChildProcessResult first = await PoscudaTool.RunAsync([.. common.Prepend("protect")]);
+        ChildProcessResult second = await PoscudaTool.RunAsync([.. common.Prepend("protect"), "--taps", "40"]);
 
         Assert.True(first.ExitCode == ExitCodes.Success, first.ToString());
         Assert.True(second.ExitCode == ExitCodes.Success, second.ToString());
@@ -223,7 +223,7 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
         const string Labels = @"regex:/(?<label>\d)_";
         string killed = temp["killed"];
         string[] args = ["protect", src, killed, "--keyring", _fixture.KeyringPath, "--labels", Labels, "--quiet", "--concurrency", "1", "--batch-size", "20"];
-        using (Process process = StartPoscuda(args))
+        await using (ChildProcess process = PoscudaTool.Start("protect", PoscudaTool.Poscuda, args))
         {
             DateTime deadline = DateTime.UtcNow.AddSeconds(60);
             while (CountWavs(killed) < 300 && !process.HasExited && DateTime.UtcNow < deadline)
@@ -231,9 +231,8 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
                 await Task.Delay(5);
             }
 
-            Assert.False(process.HasExited, "the first run finished before it could be killed; make the corpus larger");
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            Assert.False(process.HasExited, $"the first run finished before it could be killed; make the corpus larger. {process.Describe()}");
+            await process.KillAsync();
         }
 
         int partial = CountWavs(killed);
@@ -257,26 +256,4 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
 
     private static int CountWavs(string dir)
         => Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.wav", SearchOption.AllDirectories).Count() : 0;
-
-    private static Process StartPoscuda(string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "poscuda.dll"));
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start poscuda");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
 }

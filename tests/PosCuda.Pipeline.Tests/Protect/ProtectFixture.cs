@@ -13,8 +13,8 @@ public sealed class ProtectFixture : IDisposable
     public ProtectFixture()
     {
         KeyringPath = _dir["keyring.json"];
-        Keyring.Create().Save(KeyringPath);
-        Keyring = Keyring.Load(KeyringPath);
+        KeyringFile.Save(Keyring.Create(), KeyringPath);
+        Keyring = KeyringFile.Load(KeyringPath);
     }
 
     public string KeyringPath { get; }

@@ -6,6 +6,7 @@ using PosCuda.Pipeline.Tests.Telemetry;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Status;
 
@@ -119,14 +120,14 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         Assert.Equal(ExitCodes.Success, code);
         string ledger = "sqlite:" + Path.Combine(dst + ".poscuda-state", "ledger.db");
 
-        PoscudaRun list = await PoscudaProcess.RunAsync(["status", "--ledger", ledger]);
+        ChildProcessResult list = await PoscudaTool.RunAsync(["status", "--ledger", ledger]);
         Assert.True(list.ExitCode == ExitCodes.Success, list.ToString());
         string line = Assert.Single(list.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("completed", line, StringComparison.Ordinal);
         string jobId = line[..36];
 
-        PoscudaRun text = await PoscudaProcess.RunAsync(["status", jobId, "--ledger", ledger]);
-        PoscudaRun json = await PoscudaProcess.RunAsync(["status", jobId, "--ledger", ledger, "--json"]);
+        ChildProcessResult text = await PoscudaTool.RunAsync(["status", jobId, "--ledger", ledger]);
+        ChildProcessResult json = await PoscudaTool.RunAsync(["status", jobId, "--ledger", ledger, "--json"]);
 
         Assert.True(text.ExitCode == ExitCodes.Success, text.ToString());
         Assert.Contains("100/100 objects", text.StandardOutput, StringComparison.Ordinal);
@@ -145,7 +146,7 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         using var temp = new TempDirectory();
         string path = Path.Combine(temp["state"], "ledger.db");
 
-        PoscudaRun run = await PoscudaProcess.RunAsync(["status", "--ledger", "sqlite:" + path]);
+        ChildProcessResult run = await PoscudaTool.RunAsync(["status", "--ledger", "sqlite:" + path]);
 
         Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
         Assert.Contains("No SQLite ledger", run.StandardError, StringComparison.Ordinal);

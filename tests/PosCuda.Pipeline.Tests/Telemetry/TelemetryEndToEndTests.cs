@@ -4,6 +4,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Pipeline.Tests.Protect;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
+using PosCuda.Testing.Processes;
 using PosCuda.Testing.Telemetry;
 
 namespace PosCuda.Pipeline.Tests.Telemetry;
@@ -43,7 +44,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
             ["OTEL_BSP_SCHEDULE_DELAY"] = Never,
         };
 
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", RepositoryPaths.Sample, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--quiet"], environment);
 
         Assert.True(run.ExitCode == ExitCodes.Success, run.ToString());
@@ -105,7 +106,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         await using OtlpReceiver receiver = OtlpReceiver.Start();
 
         // No --quiet: the progress lines on stderr are searched too.
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", ProtectFixture.DigitLabels, "--report", report], receiver.EnvironmentVariables);
 
         Assert.True(run.ExitCode == ExitCodes.SomeFailed, run.ToString());
@@ -117,7 +118,7 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         Assert.Equal("3_garbage_0.wav", failed.Attributes["poscuda.object.key"]);
         Assert.Equal(2, failed.StatusCode);
 
-        List<(string Form, byte[] Bytes)> forms = SecretForms(Keyring.Load(_fixture.KeyringPath));
+        List<(string Form, byte[] Bytes)> forms = SecretForms(KeyringFile.Load(_fixture.KeyringPath));
         Assert.True(Found(forms, await File.ReadAllBytesAsync(_fixture.KeyringPath)) is not null, "the search does not find the secret in the keyring file itself");
         AssertNoSecret(forms, "stdout", Encoding.UTF8.GetBytes(run.StandardOutput));
         AssertNoSecret(forms, "stderr", Encoding.UTF8.GetBytes(run.StandardError));
@@ -153,14 +154,14 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
         File.SetUnixFileMode(keyring, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead); // 0644
         await using OtlpReceiver receiver = OtlpReceiver.Start();
 
-        PoscudaRun run = await PoscudaProcess.RunAsync(
+        ChildProcessResult run = await PoscudaTool.RunAsync(
             ["protect", RepositoryPaths.Sample, temp["out"], "--keyring", keyring, "--labels", ProtectFixture.DigitLabels, "--quiet"],
             receiver.EnvironmentVariables);
 
         Assert.True(run.ExitCode == ExitCodes.Error, run.ToString());
         Assert.Contains("open-keyring.json", run.StandardError, StringComparison.Ordinal);
         Assert.False(Directory.Exists(temp["out"]));
-        List<(string Form, byte[] Bytes)> forms = SecretForms(Keyring.Load(_fixture.KeyringPath));
+        List<(string Form, byte[] Bytes)> forms = SecretForms(KeyringFile.Load(_fixture.KeyringPath));
         AssertNoSecret(forms, "stderr", Encoding.UTF8.GetBytes(run.StandardError));
         AssertNoSecret(forms, "stdout", Encoding.UTF8.GetBytes(run.StandardOutput));
         foreach ((string form, byte[] bytes) in forms)

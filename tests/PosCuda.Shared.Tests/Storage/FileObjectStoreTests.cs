@@ -1,5 +1,6 @@
 using PosCuda.Shared;
 using PosCuda.Shared.Storage;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Shared.Tests.Storage;
 
@@ -306,11 +307,8 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
         await using FileObjectStore store = CreateFileStore();
         string fifo = Path.Combine(store.RootPath, "pipe.wav");
         Directory.CreateDirectory(store.RootPath);
-        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        ChildProcessResult mkfifo = await ChildProcess.RunAsync(new ChildCommand("mkfifo") { Arguments = [fifo] }, TimeSpan.FromSeconds(30));
+        Assert.True(mkfifo.ExitCode == 0, mkfifo.ToString());
 
         // Opening a pipe for reading blocks until a writer comes; the store must not wait for one.
         Task<ObjectContent> read = Task.Run(() => store.GetAsync("pipe.wav", CancellationToken.None));

@@ -1,7 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using PosCuda.Shared;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
@@ -187,14 +186,14 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         (string bucket, byte[] data) = await SeedAsync("g.wav");
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(2, fault);
 
         ObjectContent content = await store.GetAsync("g.wav", CancellationToken.None);
 
         Assert.Equal(data, content.Data);
         Assert.Equal(3, proxy.RequestCount);
-        Assert.Equal([cause, cause], retries.Causes);
+        Assert.Equal([cause, cause], Causes(retries));
     }
 
     [Fact]
@@ -203,7 +202,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         string bucket = await _moto.CreateBucketAsync();
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 3));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         byte[] data = Pattern(30_000, seed: 2);
         proxy.FailNext(2, ProxyFault.SlowDown);
 
@@ -213,7 +212,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         ObjectContent content = await direct.GetAsync("put.wav", CancellationToken.None);
         Assert.Equal(data, content.Data);
         Assert.Equal(etag, content.ETag);
-        Assert.Equal(["throttled", "throttled"], retries.Causes);
+        Assert.Equal(["throttled", "throttled"], Causes(retries));
     }
 
     [Fact]
@@ -225,15 +224,15 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         await PutAllAsync(direct, keys);
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 3));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailEvery(3, ProxyFault.InternalError);
 
         List<StoredObject> listed = await ListAllAsync(store);
 
         Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
-        Assert.Equal(proxy.FaultCount, retries.Causes.Count);
+        Assert.Equal(proxy.FaultCount, Causes(retries).Count);
         Assert.True(proxy.FaultCount >= 3);
-        Assert.All(retries.Causes, c => Assert.Equal("server_error", c));
+        Assert.All(Causes(retries), c => Assert.Equal("server_error", c));
     }
 
     [Fact]
@@ -261,14 +260,14 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
         ObjectStoreOptions options = FastRetries(proxy, maxRetries: 2) with { S3RequestTimeout = TimeSpan.FromMilliseconds(500) };
         await using var store = new S3ObjectStore($"s3://{bucket}/p", options);
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(1, ProxyFault.Delay);
 
         ObjectContent content = await store.GetAsync("slow.wav", CancellationToken.None);
 
         Assert.Equal(data, content.Data);
         Assert.Equal(2, proxy.RequestCount);
-        Assert.Equal(["timeout"], retries.Causes);
+        Assert.Equal(["timeout"], Causes(retries));
     }
 
     [Fact]
@@ -277,7 +276,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         (string bucket, _) = await SeedAsync("denied.wav");
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(1, ProxyFault.AccessDenied);
 
         var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("denied.wav", CancellationToken.None));
@@ -285,7 +284,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         Assert.False(error.IsTransient);
         Assert.Contains("AccessDenied", error.Message, StringComparison.Ordinal);
         Assert.Equal(1, proxy.RequestCount);
-        Assert.Empty(retries.Causes);
+        Assert.Empty(Causes(retries));
     }
 
     [Fact]
@@ -306,7 +305,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         (string bucket, _) = await SeedAsync("exhaust.wav");
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint);
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 2));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(10, ProxyFault.SlowDown);
 
         var error = await Assert.ThrowsAsync<PosCudaException>(() => store.GetAsync("exhaust.wav", CancellationToken.None));
@@ -314,7 +313,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         Assert.True(error.IsTransient);
         Assert.IsType<AmazonS3Exception>(error.InnerException);
         Assert.Equal(3, proxy.RequestCount);
-        Assert.Equal(["throttled", "throttled"], retries.Causes);
+        Assert.Equal(["throttled", "throttled"], Causes(retries));
     }
 
     [Fact]
@@ -337,13 +336,13 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         (string bucket, _) = await SeedAsync("cancel.wav");
         await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(5) };
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
-        using var retries = new RetryRecorder();
+        using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(1, ProxyFault.Delay);
         using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync("cancel.wav", cancellation.Token));
 
-        Assert.Empty(retries.Causes);
+        Assert.Empty(Causes(retries));
         Assert.Equal(1, proxy.RequestCount);
     }
 
@@ -363,43 +362,19 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
             RetryMaxDelay = TimeSpan.FromMilliseconds(50),
         };
 
-    /// <summary>Records every <see cref="PipelineTelemetry.StoreRetries"/> measurement while alive.</summary>
-    private sealed class RetryRecorder : IDisposable
+    /// <summary>Collects every <see cref="PipelineTelemetry.StoreRetries"/> measurement while alive.</summary>
+    /// <remarks>By name, not by reference: the collector may start inside PipelineTelemetry's static constructor, before the field is assigned.</remarks>
+    private static MetricCollector<long> CollectRetries() => new(meterScope: null, PipelineTelemetry.Name, "poscuda.store.retries");
+
+    /// <summary>The retry cause of each retry collected, one entry per retry.</summary>
+    private static List<string> Causes(MetricCollector<long> retries)
     {
-        private const string StoreRetriesName = "poscuda.store.retries";
-
-        private readonly MeterListener _listener = new();
-        private readonly ConcurrentQueue<string> _causes = new();
-
-        public RetryRecorder()
+        var causes = new List<string>();
+        foreach (CollectedMeasurement<long> measurement in retries.GetMeasurementSnapshot())
         {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                // By name, not by reference: this may run inside PipelineTelemetry's static constructor, before the
-                // field holding the counter is assigned.
-                if (instrument.Meter.Name == PipelineTelemetry.Name && instrument.Name == StoreRetriesName)
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                foreach (KeyValuePair<string, object?> tag in tags)
-                {
-                    if (tag.Key == S3ObjectStore.RetryCauseTag)
-                    {
-                        for (long i = 0; i < value; i++)
-                        {
-                            _causes.Enqueue((string)tag.Value!);
-                        }
-                    }
-                }
-            });
-            _listener.Start();
+            causes.AddRange(Enumerable.Repeat((string)measurement.Tags[S3ObjectStore.RetryCauseTag]!, (int)measurement.Value));
         }
 
-        public IReadOnlyList<string> Causes => [.. _causes];
-
-        public void Dispose() => _listener.Dispose();
+        return causes;
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Telemetry;
 
@@ -45,13 +47,13 @@ public sealed class JobGaugesTests
     [Fact]
     public void Observe_SnapshotOlderThanMaxAge_ReportsNothing()
     {
-        var clock = new ManualTimeProvider(s_start);
+        var clock = new FakeTimeProvider(s_start);
         var gauges = new JobGauges(clock, TimeSpan.FromSeconds(30));
         gauges.Update([TelemetryData.Status(Guid.NewGuid(), Class("cat", 5, 0, 0, 0, 1, 0, 0))]);
 
-        clock.Now = s_start.AddSeconds(29);
+        clock.Advance(TimeSpan.FromSeconds(29));
         Assert.Single(gauges.ObservePendingBatches());
-        clock.Now = s_start.AddSeconds(31);
+        clock.Advance(TimeSpan.FromSeconds(2));
         Assert.Empty(gauges.ObservePendingBatches());
         Assert.Equal(0, gauges.Count);
     }
@@ -76,18 +78,22 @@ public sealed class JobGaugesTests
     public void PipelineGauges_SharedSnapshot_ObservedThroughMeterListener()
     {
         Guid job = Guid.NewGuid();
-        using var metrics = new MetricRecorder();
+        using var pending = new MetricCollector<long>(PipelineTelemetry.PendingBatches);
+        using var leased = new MetricCollector<long>(PipelineTelemetry.LeasedBatches);
+        using var dead = new MetricCollector<long>(PipelineTelemetry.DeadBatches);
+        using var pendingObjects = new MetricCollector<long>(PipelineTelemetry.PendingObjects);
         try
         {
             PipelineTelemetry.JobGauges.Update([TelemetryData.Status(job, Class("cat", 20, 5, 1, 0, 7, 2, 3))]);
 
-            metrics.Observe();
+            MetricCollector<long>[] collectors = [pending, leased, dead, pendingObjects];
+            foreach (MetricCollector<long> collector in collectors)
+            {
+                collector.RecordObservableInstruments();
+            }
 
-            (string, object) tag = (PipelineTags.JobId, job.ToString("D"));
-            Assert.Equal(7, metrics.Sum("poscuda.batches.pending", tag));
-            Assert.Equal(2, metrics.Sum("poscuda.batches.leased", tag));
-            Assert.Equal(3, metrics.Sum("poscuda.batches.dead", tag));
-            Assert.Equal(14, metrics.Sum("poscuda.objects.pending", tag));
+            var tag = new KeyValuePair<string, object?>(PipelineTags.JobId, job.ToString("D"));
+            Assert.Equal([7L, 2L, 3L, 14L], collectors.Select(c => Assert.Single(c.GetMeasurementSnapshot(), m => m.ContainsTags(tag)).Value));
         }
         finally
         {

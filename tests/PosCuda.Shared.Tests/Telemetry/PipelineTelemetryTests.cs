@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Telemetry;
 
@@ -130,14 +131,14 @@ public sealed class PipelineTelemetryTests
     public void BatchTelemetry_Released_RecordsDurationByOutcome(string? error, string outcome)
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var batchDuration = new MetricCollector<double>(PipelineTelemetry.BatchDuration);
 
         using (BatchTelemetry batch = BatchTelemetry.Start(TelemetryData.Lease(TelemetryData.Definition()), "w", DateTimeOffset.UtcNow.AddSeconds(-2)))
         {
             batch.Released(error);
         }
 
-        MetricRecorder.Recorded duration = Assert.Single(metrics.Of("poscuda.batch.duration"));
+        CollectedMeasurement<double> duration = Assert.Single(batchDuration.GetMeasurementSnapshot());
         Assert.Equal(outcome, duration.Tags[PipelineTags.Outcome]);
         Assert.InRange(duration.Value, 1.9, 60);
         Activity span = spans.Single(SpanNames.Batch);
@@ -149,18 +150,22 @@ public sealed class PipelineTelemetryTests
     public void ObjectTelemetry_CompleteDone_RecordsCountersHistogramAndTags()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var processed = new MetricCollector<long>(PipelineTelemetry.ObjectsProcessed);
+        using var read = new MetricCollector<long>(PipelineTelemetry.BytesRead);
+        using var written = new MetricCollector<long>(PipelineTelemetry.BytesWritten);
+        using var clipped = new MetricCollector<long>(PipelineTelemetry.ClippedSamples);
+        using var objectDuration = new MetricCollector<double>(PipelineTelemetry.ObjectDuration);
 
         using (ObjectTelemetry item = ObjectTelemetry.Start(new BatchObject(1, "cat/a.wav", 4096, null)))
         {
             item.Complete(TelemetryData.Done(1, 4096, clipped: 3));
         }
 
-        Assert.Equal(1, metrics.Sum("poscuda.objects.processed", (PipelineTags.Outcome, "done")));
-        Assert.Equal(4096, metrics.Sum("poscuda.bytes.read"));
-        Assert.Equal(4096, metrics.Sum("poscuda.bytes.written"));
-        Assert.Equal(3, metrics.Sum("poscuda.samples.clipped"));
-        MetricRecorder.Recorded duration = Assert.Single(metrics.Of("poscuda.object.duration"));
+        Assert.Equal(1, Sum(processed, "done"));
+        Assert.Equal(4096, Sum(read));
+        Assert.Equal(4096, Sum(written));
+        Assert.Equal(3, Sum(clipped));
+        CollectedMeasurement<double> duration = Assert.Single(objectDuration.GetMeasurementSnapshot());
         Assert.Equal("done", duration.Tags[PipelineTags.Outcome]);
         Activity span = spans.Single(SpanNames.Object);
         Assert.Equal("done", span.GetTagItem(PipelineTags.Outcome));
@@ -172,17 +177,19 @@ public sealed class PipelineTelemetryTests
     public void ObjectTelemetry_CompleteFailed_CountsFailureWritesNothingMarksError()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var processed = new MetricCollector<long>(PipelineTelemetry.ObjectsProcessed);
+        using var read = new MetricCollector<long>(PipelineTelemetry.BytesRead);
+        using var written = new MetricCollector<long>(PipelineTelemetry.BytesWritten);
 
         using (ObjectTelemetry item = ObjectTelemetry.Start(new BatchObject(1, "cat/bad.wav", 10, null)))
         {
             item.Complete(TelemetryData.Failed(1, 10, "not a RIFF/WAVE file"));
         }
 
-        Assert.Equal(1, metrics.Sum("poscuda.objects.processed", (PipelineTags.Outcome, "failed")));
-        Assert.Equal(0, metrics.Sum("poscuda.objects.processed", (PipelineTags.Outcome, "done")));
-        Assert.Equal(10, metrics.Sum("poscuda.bytes.read"));
-        Assert.Equal(0, metrics.Sum("poscuda.bytes.written"));
+        Assert.Equal(1, Sum(processed, "failed"));
+        Assert.Equal(0, Sum(processed, "done"));
+        Assert.Equal(10, Sum(read));
+        Assert.Equal(0, Sum(written));
         Activity span = spans.Single(SpanNames.Object);
         Assert.Equal(ActivityStatusCode.Error, span.Status);
         Assert.Equal("not a RIFF/WAVE file", span.GetTagItem(PipelineTags.FailureReason));
@@ -193,14 +200,14 @@ public sealed class PipelineTelemetryTests
     public void ObjectTelemetry_FailWithError_CountsErrorAndRecordsException()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var processed = new MetricCollector<long>(PipelineTelemetry.ObjectsProcessed);
 
         using (ObjectTelemetry item = ObjectTelemetry.Start(new BatchObject(1, "cat/a.wav", 10, null)))
         {
             item.Fail(new PosCudaException("The destination refused the write.", isTransient: true));
         }
 
-        Assert.Equal(1, metrics.Sum("poscuda.objects.processed", (PipelineTags.Outcome, "error")));
+        Assert.Equal(1, Sum(processed, "error"));
         Activity span = spans.Single(SpanNames.Object);
         Assert.Equal(ActivityStatusCode.Error, span.Status);
         Assert.Equal(typeof(PosCudaException).FullName, span.GetTagItem(PipelineTags.ErrorType));
@@ -211,14 +218,14 @@ public sealed class PipelineTelemetryTests
     public void ObjectTelemetry_FailWithCancellation_CountsNothing()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var processed = new MetricCollector<long>(PipelineTelemetry.ObjectsProcessed);
 
         using (ObjectTelemetry item = ObjectTelemetry.Start(new BatchObject(1, "cat/a.wav", 10, null)))
         {
             item.Fail(new OperationCanceledException());
         }
 
-        Assert.Empty(metrics.Of("poscuda.objects.processed"));
+        Assert.Empty(processed.GetMeasurementSnapshot());
         Activity span = spans.Single(SpanNames.Object);
         Assert.Equal("cancelled", span.GetTagItem(PipelineTags.Outcome));
         Assert.Equal(ActivityStatusCode.Unset, span.Status);
@@ -228,7 +235,7 @@ public sealed class PipelineTelemetryTests
     public void StartStage_Dispose_RecordsStageDurationAndEventOnObjectSpan()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var stageDuration = new MetricCollector<double>(PipelineTelemetry.StageDuration);
 
         using (ObjectTelemetry.Start(new BatchObject(1, "cat/a.wav", 10, null)))
         {
@@ -241,43 +248,46 @@ public sealed class PipelineTelemetryTests
             }
         }
 
-        Assert.Equal(["get", "put"], metrics.Of("poscuda.stage.duration").Select(m => (string)m.Tags[PipelineTags.Stage]!));
+        Assert.Equal(["get", "put"], stageDuration.GetMeasurementSnapshot().Select(m => (string)m.Tags[PipelineTags.Stage]!));
         Assert.Equal(["poscuda.object.get", "poscuda.object.put"], spans.Single(SpanNames.Object).Events.Select(e => e.Name));
     }
 
     [Fact]
     public void StartStage_DefaultTimer_DisposeDoesNothing()
     {
-        using var metrics = new MetricRecorder();
+        using var stageDuration = new MetricCollector<double>(PipelineTelemetry.StageDuration);
 
         default(StageTimer).Dispose();
 
-        Assert.Empty(metrics.Of("poscuda.stage.duration"));
+        Assert.Empty(stageDuration.GetMeasurementSnapshot());
     }
 
     [Fact]
     public void RecordMaintenance_NothingDone_NoSpanNoCount()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var rescued = new MetricCollector<long>(PipelineTelemetry.LeasesRescued);
+        using var deadLettered = new MetricCollector<long>(PipelineTelemetry.BatchesDeadLettered);
 
         PipelineTelemetry.RecordMaintenance(new MaintenanceResult(0, 0), DateTimeOffset.UtcNow);
 
         Assert.Empty(spans.Stopped);
-        Assert.Empty(metrics.Measurements);
+        Assert.Empty(rescued.GetMeasurementSnapshot());
+        Assert.Empty(deadLettered.GetMeasurementSnapshot());
     }
 
     [Fact]
     public void RecordMaintenance_RescuesAndDeadLetters_CountsAndSpansThePass()
     {
         using var spans = new ActivityRecorder();
-        using var metrics = new MetricRecorder();
+        using var rescued = new MetricCollector<long>(PipelineTelemetry.LeasesRescued);
+        using var deadLettered = new MetricCollector<long>(PipelineTelemetry.BatchesDeadLettered);
         DateTimeOffset started = DateTimeOffset.UtcNow.AddMilliseconds(-20);
 
         PipelineTelemetry.RecordMaintenance(new MaintenanceResult(3, 1), started);
 
-        Assert.Equal(3, metrics.Sum("poscuda.leases.rescued"));
-        Assert.Equal(1, metrics.Sum("poscuda.batches.dead_lettered"));
+        Assert.Equal(3, Sum(rescued));
+        Assert.Equal(1, Sum(deadLettered));
         Activity span = spans.Single(SpanNames.Rescue);
         Assert.Equal(started.UtcDateTime, span.StartTimeUtc);
         Assert.Equal(3, span.GetTagItem(PipelineTags.LeasesRescued));
@@ -327,4 +337,10 @@ public sealed class PipelineTelemetryTests
         Assert.Equal(10, buckets[^1]);
         Assert.Equal(buckets.Order(), buckets);
     }
+
+    /// <summary>The sum of a counter's measurements, only those with outcome <paramref name="outcome"/> when given.</summary>
+    private static long Sum(MetricCollector<long> collector, string? outcome = null)
+        => collector.GetMeasurementSnapshot()
+            .Where(m => outcome is null || m.ContainsTags(new KeyValuePair<string, object?>(PipelineTags.Outcome, outcome)))
+            .Sum(m => m.Value);
 }

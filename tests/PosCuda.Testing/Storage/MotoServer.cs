@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
@@ -8,6 +7,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using PosCuda.Shared.Storage;
+using PosCuda.Testing.Processes;
 using Xunit;
 
 namespace PosCuda.Testing.Storage;
@@ -28,19 +28,14 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
     /// <summary>The dummy access key and secret the fixture's clients and the environment use.</summary>
     public const string DummyCredential = "testing";
 
-    private const int OutputLinesKept = 40;
-
     private static int s_bucketCounter;
 
-    private readonly ConcurrentQueue<string> _output = new();
-    private Process? _process;
+    private ChildProcess? _process;
+    private string? _lastOutput;
     private Uri? _endpoint;
 
     /// <summary>How long the server may take to answer its first request.</summary>
     public static TimeSpan StartTimeout { get; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long the server may take to exit when disposed.</summary>
-    public static TimeSpan StopTimeout { get; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Whether the tests run under CI (<c>CI=true</c>).</summary>
     public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
@@ -68,31 +63,19 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
         Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
 
         int port = Loopback.FreePort();
-        var startInfo = new ProcessStartInfo("moto_server")
+        var command = new ChildCommand("moto_server")
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            Arguments = ["-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture)],
+            Environment = new Dictionary<string, string?> { ["PYTHONUNBUFFERED"] = "1" },
         };
-        foreach (string argument in new[] { "-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        startInfo.Environment["PYTHONUNBUFFERED"] = "1";
         try
         {
-            _process = Process.Start(startInfo) ?? throw Unavailable("Process.Start returned no process", null);
+            _process = ChildProcess.Start(command);
         }
         catch (Win32Exception ex)
         {
             throw Unavailable("moto_server is not installed or not on PATH", ex);
         }
-
-        _process.OutputDataReceived += (_, e) => Remember(e.Data);
-        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
 
         var endpoint = new Uri($"http://127.0.0.1:{port}/");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -102,9 +85,8 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_process.HasExited)
             {
-                int exitCode = _process.ExitCode;
                 await KillAsync();
-                throw Unavailable($"moto_server exited with code {exitCode}", null);
+                throw Unavailable("moto_server exited", null);
             }
 
             try
@@ -159,52 +141,18 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
 
     private async Task KillAsync()
     {
-        Process? process = Interlocked.Exchange(ref _process, null);
-        if (process is null)
+        ChildProcess? process = Interlocked.Exchange(ref _process, null);
+        if (process is not null)
         {
-            return;
-        }
-
-        using (process)
-        {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-
-                using var timeout = new CancellationTokenSource(StopTimeout);
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-            catch (OperationCanceledException)
-            {
-                // Killed but not reaped in time; nothing more to do.
-            }
-        }
-    }
-
-    private void Remember(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        _output.Enqueue(line);
-        while (_output.Count > OutputLinesKept && _output.TryDequeue(out _))
-        {
+            await process.DisposeAsync();
+            _lastOutput = process.Describe();
         }
     }
 
     private InvalidOperationException Unavailable(string reason, Exception? inner)
     {
         string ci = IsCi ? " (CI=true: a server that cannot start fails the run)" : string.Empty;
-        string output = _output.IsEmpty ? string.Empty : Environment.NewLine + string.Join(Environment.NewLine, _output);
+        string output = _lastOutput is null ? string.Empty : Environment.NewLine + _lastOutput;
         return new InvalidOperationException($"moto_server could not start: {reason}{ci}.{output}", inner);
     }
 }
