@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using PosCuda.Shared.Labels;
 using PosCuda.Testing;
+using PosCuda.Testing.Processes;
 
 namespace PosCuda.Shared.Tests.Labels;
 
@@ -113,33 +113,14 @@ public sealed class CsvLabelRuleTests : IDisposable
     // Runs the reference's 'labels' subcommand on the file: its table, or the error it gives.
     private static async Task<(Dictionary<string, string>? Labels, string? Error)> RunReferenceAsync(string path)
     {
-        var start = new ProcessStartInfo("python3")
+        var command = new ChildCommand("python3")
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            Arguments = [Path.Combine(RepositoryPaths.Root, "tools", "poscuda_reference.py"), "labels", "--labels", "csv:" + path],
+            Name = "poscuda_reference.py labels",
         };
-        foreach (string argument in new[] { Path.Combine(RepositoryPaths.Root, "tools", "poscuda_reference.py"), "labels", "--labels", "csv:" + path })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start");
-        using var timeout = new CancellationTokenSource(s_pythonTimeout);
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"the Python reference did not finish in {s_pythonTimeout.TotalSeconds} s");
-        }
-
-        string output = await stdout;
-        Assert.True(process.ExitCode == 0, $"the Python reference failed ({process.ExitCode}): {await stderr}");
+        ChildProcessResult result = await ChildProcess.RunAsync(command, s_pythonTimeout);
+        Assert.True(result.ExitCode == 0, $"the Python reference failed ({result.ExitCode}): {result.StandardError}");
+        string output = result.StandardOutput;
         using JsonDocument json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out JsonElement error))
         {
