@@ -99,7 +99,7 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
             {
                 if (c.PendingBatches > 0)
                 {
-                    open.Add(new OpenClass(job.JobId, c.Label, c.PendingBatches));
+                    open.Add(new OpenClass(job.JobId, c.Label, c.PendingBatches, job.Definition.TraceParent));
                 }
 
                 if (c.PendingBatches + c.LeasedBatches > 0)

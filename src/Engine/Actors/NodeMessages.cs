@@ -8,7 +8,7 @@ namespace PosCuda.Engine.Actors;
 internal sealed record WhereToWork(Guid? PreferredJob, string? PreferredLabel) : INoSerializationVerificationNeeded;
 
 /// <summary>The node's answer: ask this class's shard.</summary>
-internal sealed record WorkTarget(Guid JobId, string Label) : INoSerializationVerificationNeeded;
+internal sealed record WorkTarget(Guid JobId, string Label, string? TraceParent) : INoSerializationVerificationNeeded;
 
 /// <summary>The node's answer: no class has work now; wait for <see cref="WorkAvailable"/>.</summary>
 internal sealed record NoWorkTarget : INoSerializationVerificationNeeded

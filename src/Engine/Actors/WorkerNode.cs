@@ -80,7 +80,7 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
     {
         _asking = false;
         _open.Clear();
-        _open.AddRange(open.Classes.Select(c => new Candidate(c.JobId, c.Label) { Pending = c.PendingBatches }));
+        _open.AddRange(open.Classes.Select(c => new Candidate(c.JobId, c.Label, c.TraceParent) { Pending = c.PendingBatches }));
         if (_open.Count > 0 && _drainRequester is null)
         {
             foreach (IActorRef slot in _waiting)
@@ -109,7 +109,7 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
         }
 
         pick.Pending--; // One batch of it is spoken for: the next slot leans elsewhere until the next view.
-        Sender.Tell(new WorkTarget(pick.JobId, pick.Label));
+        Sender.Tell(new WorkTarget(pick.JobId, pick.Label, pick.TraceParent));
     }
 
     // A class drawn in proportion to its pending batches.
@@ -150,11 +150,13 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
         }
     }
 
-    private sealed class Candidate(Guid jobId, string label)
+    private sealed class Candidate(Guid jobId, string label, string? traceParent)
     {
         public Guid JobId { get; } = jobId;
 
         public string Label { get; } = label;
+
+        public string? TraceParent { get; } = traceParent;
 
         public long Pending { get; set; }
     }

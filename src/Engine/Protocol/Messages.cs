@@ -64,7 +64,11 @@ public sealed record GetOpenClasses : IEngineMessage
 }
 
 /// <summary>One class with batches waiting.</summary>
-public sealed record OpenClass(Guid JobId, string Label, long PendingBatches);
+/// <param name="JobId">The job.</param>
+/// <param name="Label">The class.</param>
+/// <param name="PendingBatches">Its batches waiting for a worker.</param>
+/// <param name="TraceParent">The job's W3C traceparent, which workers' requests carry on so a job stays one trace.</param>
+public sealed record OpenClass(Guid JobId, string Label, long PendingBatches, string? TraceParent);
 
 /// <summary>The job coordinator's answer: every class with batches waiting, as of its last pass.</summary>
 public sealed record OpenClasses(IReadOnlyList<OpenClass> Classes) : IEngineMessage
