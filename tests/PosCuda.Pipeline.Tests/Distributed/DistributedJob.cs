@@ -102,6 +102,9 @@ public sealed class DistributedJob : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>The lease workers started from now on take (default <see cref="LeaseSeconds"/>).</summary>
+    public string WorkerLeaseSeconds { get; set; } = LeaseSeconds;
+
     /// <summary>Starts a <c>poscuda coordinator</c> node: the first one started forms the cluster, later ones join it.</summary>
     public PoscudaProcess StartCoordinator(string name)
     {
