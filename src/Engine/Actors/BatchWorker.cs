@@ -147,7 +147,8 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
         IActorRef self = Self;
         IActorRef shards = _classShards;
         var holding = new StillHolding(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken, grant.Attempt, _workerId);
-        RunAsync(grant, () => shards.Tell(holding, self), _abort.Token).PipeTo(Self);
+        RunAsync(grant, () => shards.Tell(holding, self), _abort.Token)
+            .PipeTo(Self, failure: e => new BatchEnded(grant, BatchOutcome.Lost, e.Message)); // Never leave the slot waiting.
     }
 
     private async Task<BatchEnded> RunAsync(BatchGranted grant, Action renewed, CancellationToken abort)
@@ -163,8 +164,18 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // The job's definition could not be read: the lease runs out and the coordinator takes the batch back.
-            return new BatchEnded(grant, BatchOutcome.Lost, e.Message);
+            // The job's definition could not be read (the ledger is away): give the batch back uncounted; if that fails too,
+            // its lease runs out and the coordinator takes it back.
+            try
+            {
+                await _runner.GiveBackAsync(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken, grant.Attempt).ConfigureAwait(false);
+            }
+            catch (Exception release) when (release is not OutOfMemoryException)
+            {
+                return new BatchEnded(grant, BatchOutcome.Lost, $"{e.Message}; giving it back failed too ({release.Message})");
+            }
+
+            return new BatchEnded(grant, BatchOutcome.Released, e.Message);
         }
     }
 

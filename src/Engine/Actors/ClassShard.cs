@@ -202,7 +202,7 @@ public sealed class ClassShard : ReceiveActor
         public IActorRef? Worker { get; init; }
     }
 
-    private sealed record Claimed(BatchLease? Lease, Exception? Error, IActorRef Worker, string WorkerId, string? TraceParent);
+    private sealed record Claimed(BatchLease? Lease, Exception? Error, IActorRef Worker, string WorkerId, string? TraceParent) : INoSerializationVerificationNeeded;
 
-    private sealed record GaveBack(string WorkerId, int Given, int Held, TimeSpan Elapsed, Exception? Error);
+    private sealed record GaveBack(string WorkerId, int Given, int Held, TimeSpan Elapsed, Exception? Error) : INoSerializationVerificationNeeded;
 }

@@ -181,14 +181,14 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
         }
     }
 
-    private sealed record Tick
+    private sealed record Tick : INoSerializationVerificationNeeded
     {
         public static readonly Tick Instance = new();
     }
 
-    private sealed record PassResult(MaintenanceResult Maintenance, OpenClasses Open, IReadOnlyList<(Guid JobId, string Label)> Active);
+    private sealed record PassResult(MaintenanceResult Maintenance, OpenClasses Open, IReadOnlyList<(Guid JobId, string Label)> Active) : INoSerializationVerificationNeeded;
 
-    private sealed record PassDone(PassResult? Result, Exception? Error);
+    private sealed record PassDone(PassResult? Result, Exception? Error) : INoSerializationVerificationNeeded;
 
-    private sealed record CheckDone(Exception? Error);
+    private sealed record CheckDone(Exception? Error) : INoSerializationVerificationNeeded;
 }

@@ -36,7 +36,7 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
 
         Receive<RefreshTick>(_ => AskCoordinator());
         Receive<OpenClasses>(OnOpenClasses);
-        Receive<Status.Failure>(_ => _asking = false);
+        Receive<AskFailed>(_ => _asking = false); // No answer (a singleton hand-over): the next tick asks again.
         Receive<WhereToWork>(OnWhereToWork);
         Receive<ClassEmpty>(e => _open.RemoveAll(c => c.JobId == e.JobId && c.Label == e.Label));
         Receive<Drain>(_ => StartDrain());
@@ -73,7 +73,7 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
         }
 
         _asking = true;
-        _coordinator.Ask<OpenClasses>(GetOpenClasses.Instance, Refresh * 5).PipeTo(Self);
+        _coordinator.Ask<OpenClasses>(GetOpenClasses.Instance, Refresh * 5).PipeTo(Self, failure: _ => AskFailed.Instance);
     }
 
     private void OnOpenClasses(OpenClasses open)
@@ -159,6 +159,11 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
         public string? TraceParent { get; } = traceParent;
 
         public long Pending { get; set; }
+    }
+
+    private sealed record AskFailed : INoSerializationVerificationNeeded
+    {
+        public static readonly AskFailed Instance = new();
     }
 
     private sealed record RefreshTick : INoSerializationVerificationNeeded

@@ -76,6 +76,7 @@ public sealed class EngineNode : IAsyncDisposable
         try
         {
             Cluster cluster = Cluster.Get(system);
+            ClusterTelemetry.Observe(cluster);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
             if (settings.Discovery == ClusterDiscovery.Kubernetes)
