@@ -8,20 +8,20 @@ using PosCuda.Coordinator.Maintenance;
 using PosCuda.Coordinator.Planning;
 using PosCuda.Coordinator.Progress;
 using PosCuda.Coordinator.Reports;
+using PosCuda.Engine.Batches;
+using PosCuda.Engine.Hosting;
+using PosCuda.Engine.Processing;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Worker.Hosting;
-using PosCuda.Worker.Processing;
 
 namespace PosCuda.Coordinator.Cli;
 
 /// <summary><c>poscuda protect SRC DST</c>: a whole job on one machine, with an embedded, resumable SQLite ledger.</summary>
 public static class ProtectCommand
 {
-    private const string ProtectCoordinatorId = "poscuda-protect";
-
     // Batches are opened to the workers every this many planned objects, so protecting starts while listing goes on.
     private const int StreamEvery = 8192;
 
@@ -104,20 +104,6 @@ public static class ProtectCommand
         Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         TextWriter err = Console.Error;
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var abort = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            if (stopClaiming.IsCancellationRequested)
-            {
-                abort.Cancel();
-            }
-            else
-            {
-                stopClaiming.Cancel();
-            }
-        };
-
         Guid jobId = Guid.Empty;
         Task<PlanSummary?> planning = Task.FromResult<PlanSummary?>(null);
         if (existing is Guid resumed)
@@ -153,9 +139,6 @@ public static class ProtectCommand
         int concurrency = request.Concurrency > 0
             ? request.Concurrency
             : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
-        var processor = new BatchProcessor(keyring, stores, progress);
-        var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
-        var worker = new WorkerLoop(ledger, processor, options, new WarningWriter("worker", Console.Error));
         if (existing is not null)
         {
             // Resuming: the size and what earlier runs finished are known now, before any worker of this run starts.
@@ -165,27 +148,56 @@ public static class ProtectCommand
             progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead);
         }
 
+        // The same actors as a cluster (job coordinator, class shards, worker slots), in one local actor system with no port.
+        var finisher = new ManifestJobFinisher(ledger, stores);
+        var completed = new TaskCompletionSource<JobSummary>(TaskCreationOptions.RunContinuationsAsynchronously);
+        finisher.JobCompleted += s =>
+        {
+            if (s.Job.JobId == jobId)
+            {
+                completed.TrySetResult(s);
+            }
+        };
+        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress), new WarningWriter("worker", Console.Error));
+        var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
+        await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
+        Task<bool>? draining = null;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            if (draining is null)
+            {
+                stopClaiming.Cancel();
+                draining = engine.DrainAsync(Timeout.InfiniteTimeSpan); // Finish the batches in hand; a second Ctrl-C gives them back.
+            }
+            else
+            {
+                engine.GiveBack();
+            }
+        };
+
         async Task RunJobAsync()
         {
-            Task work = worker.RunAsync(stopClaiming.Token, abort.Token, planning);
+            // A new job's size is known once planning is done.
             try
             {
-                await planning.ConfigureAwait(false);
+                if (await planning.ConfigureAwait(false) is PlanSummary plan)
+                {
+                    progress.SetTotal(plan.Planned, 0);
+                }
             }
-            catch
+            catch (OperationCanceledException) when (stopClaiming.IsCancellationRequested)
             {
-                await stopClaiming.CancelAsync().ConfigureAwait(false);
-                await work.ConfigureAwait(false);
-                throw;
+                // Ctrl-C while listing: what was planned and finished stays in the ledger; the next run resumes the job.
             }
 
-            // A new job's size is known once planning is done.
-            if (await planning.ConfigureAwait(false) is PlanSummary plan)
+            var interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using CancellationTokenRegistration onStop = stopClaiming.Token.Register(() => interrupted.TrySetResult());
+            await Task.WhenAny(completed.Task, interrupted.Task).ConfigureAwait(false);
+            if (!completed.Task.IsCompleted && draining is not null)
             {
-                progress.SetTotal(plan.Planned, 0);
+                await draining.ConfigureAwait(false);
             }
-
-            await work.ConfigureAwait(false);
         }
 
         Console.CancelKeyPress += onCancel;
@@ -201,28 +213,29 @@ public static class ProtectCommand
                 await progress.RunAsync(job, interactive).ConfigureAwait(false);
             }
         }
+        catch
+        {
+            await stopClaiming.CancelAsync().ConfigureAwait(false);
+            await engine.DrainAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            throw;
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
 
-        if (stopClaiming.IsCancellationRequested)
+        if (!completed.Task.IsCompleted)
         {
+            await engine.ShutdownAsync().ConfigureAwait(false);
             await err.WriteLineAsync($"Interrupted; {progress.Finished} objects finished in this run. Run the same command again to finish the rest.").ConfigureAwait(false);
             return ExitCodes.Error;
         }
 
-        // The state folder's lock makes this the only coordinator of this ledger, so it holds leadership under a fixed
-        // name: a run that follows a killed or just-finished one takes over at once instead of waiting out its lease.
-        var coordinator = new CoordinatorLoop(ledger, stores, ProtectCoordinatorId, TimeSpan.FromSeconds(1), new WarningWriter("coordinator", Console.Error));
-        JobSummary? completed = null;
-        coordinator.JobCompleted += s => completed = s.Job.JobId == jobId ? s : completed;
-        TimeSpan processed = clock.Elapsed;
-        await coordinator.RunOnceAsync(cancellationToken).ConfigureAwait(false);
-        JobSummary summary = completed ?? await JobSummary.ReadAsync(ledger, jobId, null, cancellationToken).ConfigureAwait(false);
+        await engine.ShutdownAsync().ConfigureAwait(false);
+        JobSummary summary = await completed.Task.ConfigureAwait(false);
         bool complete = summary.Job.State == JobState.Completed;
         await err.WriteLineAsync(complete
-            ? string.Create(CultureInfo.InvariantCulture, $"Finished job {jobId} in {(clock.Elapsed - processed).TotalSeconds:F1} s (manifest {ManifestWriter.KeyFor(jobId)}).")
+            ? string.Create(CultureInfo.InvariantCulture, $"Finished job {jobId} in {clock.Elapsed.TotalSeconds:F1} s (manifest {ManifestWriter.KeyFor(jobId)}).")
             : $"Job {jobId} did not complete ({summary.Pending} objects pending); run the same command again.").ConfigureAwait(false);
 
         if (request.ReportPath is not null)

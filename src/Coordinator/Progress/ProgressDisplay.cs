@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using PosCuda.Shared.Ledger;
-using PosCuda.Worker.Processing;
+using PosCuda.Engine.Processing;
 using Spectre.Console;
 
 namespace PosCuda.Coordinator.Progress;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using PosCuda.Coordinator.Planning;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
-using PosCuda.Worker.Processing;
+using PosCuda.Engine.Processing;
 
 namespace PosCuda.Coordinator.Reports;
 

@@ -48,6 +48,10 @@ public interface IWorkLedger : IAsyncDisposable
     /// <returns>The lease, or null when nothing is claimable now.</returns>
     Task<BatchLease?> ClaimBatchAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, CancellationToken cancellationToken);
 
+    /// <summary>Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> (what a class shard hands out).</summary>
+    /// <returns>The lease, or null when that class has nothing claimable now.</returns>
+    Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken);
+
     /// <summary>Extends a lease by <paramref name="leaseDuration"/> from now.</summary>
     /// <exception cref="LeaseLostException">The lease token no longer holds the batch.</exception>
     Task<DateTimeOffset> HeartbeatAsync(BatchLease lease, TimeSpan leaseDuration, CancellationToken cancellationToken);

@@ -46,6 +46,13 @@ public sealed class PostgresWorkLedger : IWorkLedger
             WHERE state = 'pending' AND job_id = @job
         """ + "\n    " + ClaimTail;
 
+    /// <summary>Claims the oldest pending batch of class <c>@label</c> of job <c>@job</c> and returns it with its pending objects.</summary>
+    internal const string ClaimClassSql = """
+        WITH next AS MATERIALIZED (
+            SELECT batch_id FROM batches
+            WHERE state = 'pending' AND job_id = @job AND label = @label
+        """ + "\n    " + ClaimTail;
+
     private const string ReleaseWithErrorSql = """
         WITH released AS (
             UPDATE batches b
@@ -455,6 +462,16 @@ public sealed class PostgresWorkLedger : IWorkLedger
 
     /// <inheritdoc />
     public Task<BatchLease?> ClaimBatchAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, CancellationToken cancellationToken)
+        => ClaimAsync(workerId, leaseDuration, jobId, null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        return ClaimAsync(workerId, leaseDuration, jobId, label, cancellationToken);
+    }
+
+    private Task<BatchLease?> ClaimAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, string? onlyLabel, CancellationToken cancellationToken)
     {
         LedgerGuards.Claim(workerId, leaseDuration);
         var token = Guid.CreateVersion7();
@@ -466,7 +483,7 @@ public sealed class PostgresWorkLedger : IWorkLedger
             var attempt = 0;
             var expiresAt = default(DateTimeOffset);
             var objects = new List<BatchObject>();
-            await using (var command = new NpgsqlCommand(jobId is null ? ClaimAnySql : ClaimJobSql, connection))
+            await using (var command = new NpgsqlCommand(jobId is null ? ClaimAnySql : onlyLabel is null ? ClaimJobSql : ClaimClassSql, connection))
             {
                 command.Parameters.AddWithValue("token", token);
                 command.Parameters.AddWithValue("worker", workerId);
@@ -474,6 +491,11 @@ public sealed class PostgresWorkLedger : IWorkLedger
                 if (jobId is { } id)
                 {
                     command.Parameters.AddWithValue("job", id);
+                }
+
+                if (onlyLabel is not null)
+                {
+                    command.Parameters.AddWithValue("label", onlyLabel);
                 }
 
                 await using var reader = await command.ExecuteReaderAsync(ct);

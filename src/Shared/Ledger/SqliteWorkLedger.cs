@@ -339,6 +339,16 @@ public sealed class SqliteWorkLedger : IWorkLedger
 
     /// <inheritdoc />
     public Task<BatchLease?> ClaimBatchAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, CancellationToken cancellationToken)
+        => ClaimAsync(workerId, leaseDuration, jobId, null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        return ClaimAsync(workerId, leaseDuration, jobId, label, cancellationToken);
+    }
+
+    private Task<BatchLease?> ClaimAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, string? onlyLabel, CancellationToken cancellationToken)
     {
         LedgerGuards.Claim(workerId, leaseDuration);
         var token = Guid.CreateVersion7();
@@ -351,7 +361,8 @@ public sealed class SqliteWorkLedger : IWorkLedger
             DateTimeOffset expiresAt;
             const string AnySql = ClaimHead + ClaimTail;
             const string JobSql = ClaimHead + " AND job_id = @job" + ClaimTail;
-            await using (var claim = Command(connection, transaction, jobId is null ? AnySql : JobSql))
+            const string ClassSql = ClaimHead + " AND job_id = @job AND label = @label" + ClaimTail;
+            await using (var claim = Command(connection, transaction, jobId is null ? AnySql : onlyLabel is null ? JobSql : ClassSql))
             {
                 claim.Parameters.AddWithValue("@token", Text(token));
                 claim.Parameters.AddWithValue("@worker", workerId);
@@ -359,6 +370,11 @@ public sealed class SqliteWorkLedger : IWorkLedger
                 if (jobId is { } id)
                 {
                     claim.Parameters.AddWithValue("@job", Text(id));
+                }
+
+                if (onlyLabel is not null)
+                {
+                    claim.Parameters.AddWithValue("@label", onlyLabel);
                 }
 
                 await using var reader = await claim.ExecuteReaderAsync(ct);

@@ -31,10 +31,11 @@ public sealed class BatchTelemetry : IDisposable
     /// <param name="lease">The claimed batch.</param>
     /// <param name="workerId">The worker's name in the ledger.</param>
     /// <param name="claimedSince">When the worker asked the ledger for this batch.</param>
-    public static BatchTelemetry Start(BatchLease lease, string workerId, DateTimeOffset claimedSince)
+    /// <param name="traceParent">The W3C traceparent the claim arrived with (the shard's claim span), or null to join the job's trace directly.</param>
+    public static BatchTelemetry Start(BatchLease lease, string workerId, DateTimeOffset claimedSince, string? traceParent = null)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        ActivityContext parent = PipelineTelemetry.ParseTraceParent(lease.Job.TraceParent);
+        ActivityContext parent = PipelineTelemetry.ParseTraceParent(traceParent ?? lease.Job.TraceParent);
         Activity? activity = PipelineTelemetry.ActivitySource.StartActivity(
             SpanNames.Batch, ActivityKind.Consumer, parent, tags: null, links: null, startTime: claimedSince);
         if (activity is { IsAllDataRequested: true })

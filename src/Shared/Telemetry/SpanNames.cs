@@ -9,6 +9,9 @@ public static class SpanNames
     /// <summary>One claimed batch on a worker, from the claim to its completion or release; child of the job's trace.</summary>
     public const string Batch = "poscuda.batch";
 
+    /// <summary>A class shard claiming a batch in the ledger for a worker that asked; parent of that worker's <see cref="Batch"/> span.</summary>
+    public const string Claim = "poscuda.claim";
+
     /// <summary>Recording a batch's results (or giving it back) in the ledger; child of <see cref="Batch"/>.</summary>
     public const string BatchComplete = "poscuda.batch.complete";
 

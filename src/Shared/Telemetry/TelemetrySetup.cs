@@ -1,3 +1,4 @@
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -63,6 +64,7 @@ public static class TelemetrySetup
                 tracerProvider = Sdk.CreateTracerProviderBuilder()
                     .SetResourceBuilder(resource)
                     .AddSource(PipelineTelemetry.Name)
+                    .AddNpgsql() // The PostgreSQL ledger's statements, as children of the spans that make them.
                     .AddOtlpExporter(options => Configure(options, configure, "v1/traces"))
                     .Build();
             }
@@ -73,6 +75,7 @@ public static class TelemetrySetup
                 meterProvider = Sdk.CreateMeterProviderBuilder()
                     .SetResourceBuilder(resource)
                     .AddMeter(PipelineTelemetry.Name)
+                    .AddNpgsqlInstrumentation() // Connection pool and command metrics of the PostgreSQL ledger.
                     .AddOtlpExporter((options, reader) =>
                     {
                         Configure(options, configure, "v1/metrics");

@@ -1,35 +1,46 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using PosCuda.Engine.Batches;
+using PosCuda.Engine.Hosting;
+using PosCuda.Engine.Processing;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
-using PosCuda.Worker.Processing;
 
 namespace PosCuda.Worker.Hosting;
 
-/// <summary>The <c>poscuda-worker</c> command line: claims and processes batches until stopped.</summary>
-/// <remarks>SIGTERM or Ctrl-C: stop claiming, finish the batches in hand, exit 0. A second signal gives them back at once.</remarks>
+/// <summary>The <c>poscuda-worker</c> command line: a worker node of the cluster, asking the class shards for batches until stopped.</summary>
+/// <remarks>SIGTERM or Ctrl-C: stop asking, finish the batches in hand, leave the cluster, exit 0. A second signal gives them back at once.</remarks>
 public static class WorkerCli
 {
     /// <summary>Runs the worker and returns its exit code.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        var cluster = new ClusterCli();
         var ledgerOption = new Option<string?>("--ledger") { Description = "The work ledger URI (default: POSCUDA_LEDGER)." };
         var keyringOption = new Option<string>("--keyring") { Description = "The keyring file (mode 0600).", Required = true };
-        var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 }.AtLeast(1);
-        var slotsOption = new Option<int>("--slots") { Description = "Batches held at once.", DefaultValueFactory = _ => 2 }.AtLeast(1);
-        var jobOption = new Option<Guid?>("--job") { Description = "Work on this job only." };
-        var leaseOption = new Option<double>("--lease-seconds") { Description = "Lease length; heartbeats every third of it.", DefaultValueFactory = _ => 15 }.Positive();
-        var exitWhenIdle = new Option<bool>("--exit-when-idle") { Description = "Exit once nothing is left to claim." };
-        var idOption = new Option<string?>("--worker-id") { Description = "This worker's name in the ledger (default: host/pid)." };
+        var slotsOption = new Option<int>("--slots") { Description = "Batches held at once (default: cores).", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
+        var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once on this node, shared by its slots.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 }.AtLeast(1);
+        var leaseOption = new Option<double>("--lease-seconds")
+        {
+            Description = "Lease length; renewed every third of it. A crashed node's batches come back sooner, when the cluster downs it.",
+            DefaultValueFactory = _ => 60,
+        }.Positive();
+        var drainOption = new Option<double>("--drain-seconds")
+        {
+            Description = "On SIGTERM, how long to finish the batches in hand before giving them back.",
+            DefaultValueFactory = _ => 120,
+        }.Positive();
+        var idOption = new Option<string?>("--worker-id") { Description = "This node's name in the ledger (default: host/pid)." };
+        var gpuOption = new Option<bool>("--gpu") { Description = "Join with the gpu role as well (a GPU engine is present)." };
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
-        var root = new RootCommand("poscuda-worker: claims batches from the ledger and protects their objects.")
+        var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
-            ledgerOption, keyringOption, concurrencyOption, slotsOption, jobOption, leaseOption, exitWhenIdle, idOption, endpointOption, pathStyleOption,
+            ledgerOption, keyringOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, gpuOption, endpointOption, pathStyleOption,
         };
+        cluster.AddTo(root);
 
         root.SetAction((parse, _) => RunWorkerAsync(parse));
         ParseResult parsed = root.Parse(args);
@@ -58,44 +69,37 @@ public static class WorkerCli
 
             using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             ILogger logger = loggers.CreateLogger("poscuda-worker");
+            ClusterSettings clusterSettings;
+            try
+            {
+                string[] roles = parse.GetValue(gpuOption) ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
+                clusterSettings = cluster.Read(parse, roles, TimeSpan.FromSeconds(parse.GetValue(drainOption)));
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
             try
             {
                 Keyring keyring = KeyringFile.Load(parse.GetRequiredValue(keyringOption));
-                var options = new WorkerOptions(
-                    parse.GetValue(idOption) ?? WorkerOptions.DefaultWorkerId(),
-                    parse.GetValue(concurrencyOption),
+                var settings = new WorkerSettings(
+                    parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
                     parse.GetValue(slotsOption),
-                    TimeSpan.FromSeconds(parse.GetValue(leaseOption)),
-                    jobId: parse.GetValue(jobOption),
-                    exitWhenIdle: parse.GetValue(exitWhenIdle));
+                    parse.GetValue(concurrencyOption),
+                    TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
-                var loop = new WorkerLoop(ledger, new BatchProcessor(keyring, stores), options, logger);
-
-                using var stopClaiming = new CancellationTokenSource();
-                using var abort = new CancellationTokenSource();
-                void OnSignal(PosixSignalContext context)
-                {
-                    context.Cancel = true;
-                    if (stopClaiming.IsCancellationRequested)
-                    {
-                        logger.LogWarning("Second signal: giving back batches in hand");
-                        abort.Cancel();
-                    }
-                    else
-                    {
-                        logger.LogInformation("{Signal}: no more claims; finishing batches in hand", context.Signal);
-                        stopClaiming.Cancel();
-                    }
-                }
-
-                using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-                using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-                logger.LogInformation("Worker {WorkerId} started: key {KeyId}, concurrency {Concurrency}", options.WorkerId, keyring.KeyId, options.Concurrency);
-                await loop.RunAsync(stopClaiming.Token, abort.Token).ConfigureAwait(false);
-                logger.LogInformation("Worker {WorkerId} stopped after {Batches} batches", options.WorkerId, loop.CompletedBatches);
-                return 0;
+                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores), logger);
+                logger.LogInformation(
+                    "Worker {WorkerId} joining the cluster ({Seeds}): key {KeyId}, {Slots} slots, {Concurrency} objects in flight",
+                    settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), keyring.KeyId, settings.Slots, settings.Concurrency);
+                EngineNode node = await EngineNode.StartClusterAsync(
+                    clusterSettings, ledger, null, new EngineNode.WorkerParts(settings, runner), CancellationToken.None).ConfigureAwait(false);
+                logger.LogInformation("Worker {WorkerId} is up at {Address}", settings.WorkerId, node.Address);
+                return await ClusterCli.RunUntilStoppedAsync(node, logger).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -5,6 +5,7 @@ using PosCuda.Coordinator.Cli;
 using PosCuda.Coordinator.Reports;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
+using PosCuda.Testing;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Processes;
 
@@ -83,7 +84,7 @@ public sealed class DistributedJob : IAsyncDisposable
         return new DistributedJob(fixture, ledgerLocation, ledger, job.JobId, job.Definition.Parameters, bucket, clips);
     }
 
-    /// <summary>Starts a <c>poscuda-worker</c> process on this job with a 2 s lease.</summary>
+    /// <summary>Starts a <c>poscuda-worker</c> node joining this job's cluster, with a 2 s lease.</summary>
     /// <param name="name">Its worker id.</param>
     /// <param name="endpoint">Its S3 endpoint (a proxy, or moto when null).</param>
     /// <param name="concurrency">Objects in flight.</param>
@@ -94,24 +95,45 @@ public sealed class DistributedJob : IAsyncDisposable
             name,
             PoscudaTool.Worker,
             [
-                "--ledger", LedgerLocation, "--keyring", Fixture.KeyringPath, "--job", JobId.ToString("D"), "--worker-id", name,
-                "--lease-seconds", LeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
-                "--s3-endpoint", (endpoint ?? Fixture.Moto.Endpoint).ToString(), .. extra,
+                "--ledger", LedgerLocation, "--keyring", Fixture.KeyringPath, "--worker-id", name,
+                "--lease-seconds", WorkerLeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
+                "--s3-endpoint", (endpoint ?? Fixture.Moto.Endpoint).ToString(), .. ClusterOptions(0), .. extra,
             ]);
         _processes.Add(worker);
         return worker;
     }
 
-    /// <summary>Starts a <c>poscuda coordinator</c> process passing every half second.</summary>
+    /// <summary>The lease workers started from now on take (default <see cref="LeaseSeconds"/>).</summary>
+    public string WorkerLeaseSeconds { get; set; } = LeaseSeconds;
+
+    /// <summary>Starts a <c>poscuda coordinator</c> node: the first one started forms the cluster, later ones join it.</summary>
     public ChildProcess StartCoordinator(string name)
     {
+        int port = Loopback.FreePort();
+        lock (_coordinatorPorts)
+        {
+            _coordinatorPorts.Add(port);
+        }
+
         ChildProcess coordinator = PoscudaTool.Start(
             name,
             PoscudaTool.Poscuda,
-            ["coordinator", "--ledger", LedgerLocation, "--interval", "0.5", "--id", name, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]);
+            ["coordinator", "--ledger", LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString(), .. ClusterOptions(port)]);
         _processes.Add(coordinator);
         return coordinator;
     }
+
+    /// <summary>The cluster options of a node on <paramref name="port"/>: the coordinator nodes started so far are the seeds (the first
+    /// started first, so it forms the cluster); short failure detection.</summary>
+    public string[] ClusterOptions(int port)
+    {
+        lock (_coordinatorPorts)
+        {
+            return ["--hostname", "127.0.0.1", "--port", Text(port), "--stable-after", "2", .. _coordinatorPorts.SelectMany(p => new[] { "--seed", $"127.0.0.1:{Text(p)}" })];
+        }
+    }
+
+    private readonly List<int> _coordinatorPorts = [];
 
     /// <summary>The job's status now.</summary>
     public async Task<JobStatus> StatusAsync()

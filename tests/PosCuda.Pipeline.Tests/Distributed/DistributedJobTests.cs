@@ -78,10 +78,9 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
     public async Task Protect_SameCorpusWithEmbeddedLedger_OutputsIdenticalToDistributedRun()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
-        ChildProcess worker = job.StartWorker("worker", null, 4, "--exit-when-idle");
-        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Equal(ExitCodes.Success, await PoscudaCli.RunAsync(["coordinator", "--once", "--ledger", job.LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString()]));
-        Assert.Equal(JobState.Completed, (await job.StatusAsync()).Job.State);
+        job.StartCoordinator("coordinator");
+        job.StartWorker("worker", null, 4);
+        await job.WaitCompletedAsync(TimeSpan.FromSeconds(90));
 
         string state = Fixture.Scratch[$"state-{Guid.NewGuid():N}"];
         int code = await PoscudaCli.RunAsync(

@@ -18,7 +18,7 @@ public sealed class LedgerOutageTests(PostgresServer postgres, DistributedFixtur
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(40));
         ChildProcess coordinator = job.StartCoordinator("coordinator");
         ChildProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];
-        await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 40, TimeSpan.FromSeconds(30), "the workers to make progress");
+        await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 40, TimeSpan.FromSeconds(120), "the workers to make progress");
 
         await Postgres.RestartAsync();
         JobStatus afterRestart = await Poll.UntilAsync(job.StatusAsync, static _ => true, TimeSpan.FromSeconds(30), "the ledger to answer again");

@@ -20,7 +20,7 @@ public sealed class WorkerCrashTests(PostgresServer postgres, DistributedFixture
         ChildProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
 
         // GET+PUT per object, one at a time: the 7th request means three objects of its first batch are written.
-        await Poll.UntilAsync(() => slow.RequestCount >= 7, TimeSpan.FromSeconds(30), "the victim to write three objects", job.Diagnostics);
+        await Poll.UntilAsync(() => slow.RequestCount >= 7, TimeSpan.FromSeconds(120), "the victim to write three objects", job.Diagnostics);
         await victim.KillAsync();
         JobStatus killed = await job.StatusAsync();
         int written = (await Fixture.ListKeysAsync(job.Bucket, "protected/")).Count;

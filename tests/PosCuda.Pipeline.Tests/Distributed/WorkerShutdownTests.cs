@@ -16,12 +16,13 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(250));
+        job.StartCoordinator("coordinator");
         ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
-        await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
+        await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(120), "the worker to start its first batch", job.Diagnostics);
         JobStatus before = await job.StatusAsync();
 
-        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
-        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(worker.Signal(UnixSignal.Terminate));
+        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
         JobStatus after = await job.StatusAsync();
         Output.WriteLine($"SIGTERM mid-batch; exit {code}; {StatusCommand.Summarise(after).Done} done, {slow.RequestCount} S3 requests in all");
@@ -31,7 +32,7 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
         Assert.Equal((1, 0, 19), (after.Classes.Sum(c => c.DoneBatches), after.Classes.Sum(c => c.LeasedBatches), after.Classes.Sum(c => c.PendingBatches)));
         Assert.Equal(10, slow.RequestCount); // ...and nothing more was claimed: 5 GETs and 5 PUTs in all.
         Assert.Equal(0, StatusCommand.Summarise(after).Retries);
-        Assert.Contains(worker.Output, line => line.Contains("no more claims", StringComparison.Ordinal));
+        Assert.Contains(worker.Output, line => line.Contains("no more work taken", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -39,13 +40,14 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(2)); // A batch would take 20 s.
+        job.StartCoordinator("coordinator");
         ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
-        await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(30), "the worker to start its first batch", job.Diagnostics);
+        await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(120), "the worker to start its first batch", job.Diagnostics);
 
-        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
-        await worker.WaitForOutputAsync(line => line.Contains("no more claims", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
-        Assert.True(worker.Signal(UnixSignal.Terminate), worker.Describe());
-        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(worker.Signal(UnixSignal.Terminate));
+        await Poll.UntilAsync(() => string.Join("\n", worker.Output).Contains("no more work taken", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the first signal to land", worker.Describe);
+        Assert.True(worker.Signal(UnixSignal.Terminate));
+        int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(20));
 
         JobStatus after = await job.StatusAsync();
         Output.WriteLine($"second SIGTERM; exit {code}; {after.Classes.Sum(c => c.PendingBatches)} batches pending, retries {StatusCommand.Summarise(after).Retries}");

@@ -7,6 +7,8 @@ using PosCuda.Testing;
 using PosCuda.Testing.Processes;
 using PosCuda.Testing.Telemetry;
 
+using PosCuda.Shared.Telemetry;
+
 namespace PosCuda.Pipeline.Tests.Telemetry;
 
 /// <summary>A real <c>poscuda protect</c> child process exporting OTLP to a loopback receiver.</summary>
@@ -72,7 +74,14 @@ public sealed class TelemetryEndToEndTests : IClassFixture<ProtectFixture>
 
         Assert.All(objects, s => Assert.Equal(Batch, byId[s.ParentSpanId!].Name));
         Assert.All(objects, s => Assert.Equal("done", s.Attributes[Outcome]));
-        Assert.All(batches, s => Assert.Equal(plan.SpanId, s.ParentSpanId));
+        Assert.All(batches, s =>
+        {
+            // The class shard's claim (carried in the grant) is the batch's parent; the job's trace (carried in the request) is the claim's.
+            OtlpSpan claim = byId[s.ParentSpanId!];
+            Assert.Equal(SpanNames.Claim, claim.Name);
+            Assert.Equal("leased", claim.Attributes[Outcome]);
+            Assert.Equal(plan.SpanId, claim.ParentSpanId);
+        });
         Assert.Equal(batches.Count, spans.Count(s => s.Name == BatchComplete));
 
         // Metrics: the final cumulative points arrived although the export interval never elapsed.

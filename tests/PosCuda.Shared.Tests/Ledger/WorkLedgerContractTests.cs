@@ -258,6 +258,26 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimClassBatch_ClaimsOnlyThatClassOfThatJobThenNull()
+    {
+        var first = await StartedJobAsync(Objects("a", 2).Concat(Objects("b", 3)).ToList(), batchSize: 1);
+        var second = await StartedJobAsync(Objects("b", 2), batchSize: 1, Definition(destination: "s3://other/out"));
+
+        var leases = new List<BatchLease>();
+        while (await Ledger.ClaimClassBatchAsync("shard", s_longLease, first, "b", Ct) is { } lease)
+        {
+            leases.Add(lease);
+        }
+
+        Assert.Equal(3, leases.Count);
+        Assert.All(leases, l => Assert.Equal((first, "b", 1, 1), (l.JobId, l.Label, l.Attempt, l.Objects.Count)));
+        Assert.Equal(3, leases.Select(l => l.BatchId).Distinct().Count());
+        Assert.Null(await Ledger.ClaimClassBatchAsync("shard", s_longLease, first, "c", Ct));
+        Assert.Equal("a", (await Ledger.ClaimBatchAsync("w", s_longLease, first, Ct))!.Label);
+        Assert.Equal(second, (await Ledger.ClaimClassBatchAsync("shard", s_longLease, second, "b", Ct))!.JobId);
+    }
+
+    [Fact]
     public async Task CompleteBatch_StaleTokenAfterRescue_ThrowsLeaseLostAndRecordsNothing()
     {
         var jobId = await StartedJobAsync(Objects("a", 3), batchSize: 3);

@@ -6,7 +6,7 @@ using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
 
-namespace PosCuda.Worker.Processing;
+namespace PosCuda.Engine.Processing;
 
 /// <summary>Protects every object of a claimed batch: GET, patch, PUT, with bounded concurrency.</summary>
 /// <remarks>

@@ -1,6 +1,6 @@
 using PosCuda.Shared.Ledger;
 
-namespace PosCuda.Worker.Processing;
+namespace PosCuda.Engine.Processing;
 
 /// <summary>An observer that ignores everything.</summary>
 public sealed class NullWorkObserver : IWorkObserver

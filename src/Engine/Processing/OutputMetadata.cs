@@ -1,4 +1,4 @@
-namespace PosCuda.Worker.Processing;
+namespace PosCuda.Engine.Processing;
 
 /// <summary>The user-metadata names every protected object carries (never a secret).</summary>
 public static class OutputMetadata
