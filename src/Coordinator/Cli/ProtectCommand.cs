@@ -161,8 +161,7 @@ public static class ProtectCommand
             // Resuming: the size and what earlier runs finished are known now, before any worker of this run starts.
             JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-            StatusCommand.Totals totals = StatusCommand.Summarise(status);
-            progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead);
+            progress.SetTotal(status.Totals.Objects, status.Totals.Finished);
         }
 
         async Task RunJobAsync()
