@@ -120,6 +120,7 @@ public static class ProtectCommand
 
         Guid jobId = Guid.Empty;
         Task<PlanSummary?> planning = Task.FromResult<PlanSummary?>(null);
+        var planner = new JobPlanner(ledger);
         if (existing is Guid resumed)
         {
             jobId = resumed;
@@ -129,16 +130,19 @@ public static class ProtectCommand
             JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (record?.State == JobState.Planning)
             {
-                await err.WriteLineAsync("The earlier run was interrupted while planning; planning again.").ConfigureAwait(false);
-                existing = null;
+                // Planning goes on after the last key the earlier run recorded; what it planned (and workers finished) stays.
+                await err.WriteLineAsync("The earlier run was interrupted while planning; planning the rest.").ConfigureAwait(false);
+                planning = ReportPlanAsync(
+                    planner.ResumeAsync(jobId, stores.Get(source), labels, request.BatchSize, StreamEvery, stopClaiming.Token), err);
             }
         }
-
-        if (existing is null)
+        else
         {
             // Planning streams batches to the workers as it lists, so listing and protecting overlap.
             var created = new TaskCompletionSource<Guid>(TaskCreationOptions.RunContinuationsAsynchronously);
-            planning = PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, id => created.TrySetResult(id), stopClaiming.Token);
+            planning = ReportPlanAsync(
+                planner.PlanAsync(definition, stores.Get(source), labels, request.BatchSize, StreamEvery, id => created.TrySetResult(id), stopClaiming.Token),
+                err);
             await Task.WhenAny(created.Task, planning).ConfigureAwait(false);
             if (!created.Task.IsCompleted)
             {
@@ -156,12 +160,14 @@ public static class ProtectCommand
         var processor = new BatchProcessor(keyring, stores, progress);
         var options = new WorkerOptions(WorkerOptions.DefaultWorkerId(), concurrency, slots: 2, jobId: jobId, exitWhenIdle: true);
         var worker = new WorkerLoop(ledger, processor, options, new WarningWriter("worker", Console.Error));
+        long alreadyDone = 0;
         if (existing is not null)
         {
             // Resuming: the size and what earlier runs finished are known now, before any worker of this run starts.
             JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-            progress.SetTotal(status.Totals.Objects, status.Totals.Finished);
+            alreadyDone = status.Totals.Finished;
+            progress.SetTotal(status.Totals.Objects, alreadyDone);
         }
 
         async Task RunJobAsync()
@@ -178,10 +184,10 @@ public static class ProtectCommand
                 throw;
             }
 
-            // A new job's size is known once planning is done.
+            // The job's size is known once planning is done.
             if (await planning.ConfigureAwait(false) is PlanSummary plan)
             {
-                progress.SetTotal(plan.Planned, 0);
+                progress.SetTotal(plan.Planned, alreadyDone);
             }
 
             await work.ConfigureAwait(false);
@@ -199,6 +205,12 @@ public static class ProtectCommand
             {
                 await progress.RunAsync(job, interactive).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (stopClaiming.IsCancellationRequested)
+        {
+            // Ctrl+C while planning: what was planned is in the ledger, and the same command plans the rest.
+            await err.WriteLineAsync($"Interrupted while planning job {jobId}; {progress.Finished} objects finished in this run. Run the same command again to finish.").ConfigureAwait(false);
+            return ExitCodes.Error;
         }
         finally
         {
@@ -246,14 +258,10 @@ public static class ProtectCommand
         return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
     }
 
-    private static async Task<PlanSummary?> PlanAsync(
-        IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err,
-        Action<Guid> onCreated, CancellationToken cancellationToken)
+    private static async Task<PlanSummary?> ReportPlanAsync(Task<PlanSummary> planning, TextWriter err)
     {
-        var planner = new JobPlanner(ledger);
         var clock = Stopwatch.StartNew();
-        PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, StreamEvery, onCreated, cancellationToken)
-            .ConfigureAwait(false);
+        PlanSummary plan = await planning.ConfigureAwait(false);
         await err.WriteLineAsync(
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);

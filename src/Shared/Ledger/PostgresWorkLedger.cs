@@ -92,14 +92,7 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
             """,
         StartJob = "UPDATE jobs SET state = 'running', started_at = now() WHERE job_id = @job",
         ListJobs = $"SELECT {LedgerRows.JobColumns} FROM jobs ORDER BY created_at DESC, job_id DESC",
-        FindJob = """
-            SELECT job_id FROM jobs
-            WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
-                AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window AND spec_options = @spec_options
-                AND mode = @mode AND key_id = @key_id AND key_version = @key_version
-            ORDER BY created_at DESC, job_id DESC
-            LIMIT 1
-            """,
+        FindJob = SameDefinitionSql + " ORDER BY created_at DESC, job_id DESC LIMIT 1",
         Heartbeat = """
             UPDATE batches SET lease_expires_at = now() + @duration
             WHERE batch_id = @batch AND lease_token = @token AND state = 'leased'

@@ -26,6 +26,14 @@ public abstract class SqlWorkLedger : IWorkLedger
         FROM objects WHERE job_id = @job
         """;
 
+    /// <summary>The unfinished jobs with the definition's parameters (attempt limit and trace parent not compared).</summary>
+    private protected const string SameDefinitionSql = """
+        SELECT job_id FROM jobs
+        WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
+            AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window AND spec_options = @spec_options
+            AND mode = @mode AND key_id = @key_id AND key_version = @key_version
+        """;
+
     private const string PlannedLabelsSql = "SELECT label, count(*) FROM batches WHERE job_id = @job GROUP BY label ORDER BY label";
 
     private readonly LedgerSql _sql;
@@ -207,18 +215,7 @@ public abstract class SqlWorkLedger : IWorkLedger
 
     /// <inheritdoc />
     public Task<IReadOnlyList<JobRecord>> ListJobsAsync(CancellationToken cancellationToken) =>
-        ExecuteAsync<IReadOnlyList<JobRecord>>("list jobs", async (connection, ct) =>
-        {
-            await using var command = Command(connection, null, _sql.ListJobs);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            var jobs = new List<JobRecord>();
-            while (await reader.ReadAsync(ct))
-            {
-                jobs.Add(LedgerRows.ReadJob(reader, _time));
-            }
-
-            return jobs;
-        }, cancellationToken);
+        ReadListAsync("list jobs", _sql.ListJobs, reader => LedgerRows.ReadJob(reader, _time), cancellationToken);
 
     /// <inheritdoc />
     public Task<Guid?> FindJobAsync(JobDefinition definition, CancellationToken cancellationToken)
@@ -382,18 +379,7 @@ public abstract class SqlWorkLedger : IWorkLedger
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Guid>> FindFinishedJobsAsync(CancellationToken cancellationToken) =>
-        ExecuteAsync<IReadOnlyList<Guid>>("find finished jobs", async (connection, ct) =>
-        {
-            await using var command = Command(connection, null, _sql.FindFinishedJobs);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            var jobs = new List<Guid>();
-            while (await reader.ReadAsync(ct))
-            {
-                jobs.Add(reader.GetGuid(0));
-            }
-
-            return jobs;
-        }, cancellationToken);
+        ReadListAsync("find finished jobs", _sql.FindFinishedJobs, static reader => reader.GetGuid(0), cancellationToken);
 
     /// <inheritdoc />
     public Task<bool> CompleteJobAsync(Guid jobId, CancellationToken cancellationToken) =>
@@ -582,6 +568,20 @@ public abstract class SqlWorkLedger : IWorkLedger
             }
 
             return result;
+        }, cancellationToken);
+
+    private Task<IReadOnlyList<T>> ReadListAsync<T>(string operation, string sql, Func<DbDataReader, T> row, CancellationToken cancellationToken) =>
+        ExecuteAsync<IReadOnlyList<T>>(operation, async (connection, ct) =>
+        {
+            await using var command = Command(connection, null, sql);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var rows = new List<T>();
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(row(reader));
+            }
+
+            return rows;
         }, cancellationToken);
 
     private Task<T> ReadAsync<T>(string operation, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>

@@ -82,14 +82,7 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
         OpenBatches = "SELECT label, max(batch_id), object_count FROM batches WHERE job_id = @job AND state = 'planned' GROUP BY label",
         StartJob = $"UPDATE jobs SET state = 'running', started_at = {Now} WHERE job_id = @job",
         ListJobs = $"SELECT {LedgerRows.JobColumns} FROM jobs ORDER BY created_at DESC, rowid DESC",
-        FindJob = """
-            SELECT job_id FROM jobs
-            WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
-                AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window AND spec_options = @spec_options
-                AND mode = @mode AND key_id = @key_id AND key_version = @key_version
-            ORDER BY created_at DESC, rowid DESC
-            LIMIT 1
-            """,
+        FindJob = SameDefinitionSql + " ORDER BY created_at DESC, rowid DESC LIMIT 1",
         Heartbeat = $"""
             UPDATE batches SET lease_expires_at = {Now} + @duration
             WHERE batch_id = @batch AND lease_token = @token AND state = 'leased'
@@ -339,39 +332,31 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
     private protected override async Task InsertOutcomesAsync(
         DbConnection connection, DbTransaction transaction, Guid jobId, IReadOnlyList<PlanningOutcome> outcomes, CancellationToken ct)
     {
-        using var rows = new JsonRows();
-        foreach (var outcome in outcomes)
+        var rows = JsonRows.Of(outcomes, static (row, outcome) =>
         {
-            rows.Begin();
-            rows.Text(outcome.Key);
-            rows.Text(LedgerText.ToText(outcome.Outcome));
-            rows.Text(LedgerText.Truncate(outcome.Reason ?? string.Empty));
-            rows.End();
-        }
-
-        await using var insert = Command(connection, transaction, InsertOutcomesSql).With("@job", Id(jobId)).With("@rows", rows.ToText());
+            row.Text(outcome.Key);
+            row.Text(LedgerText.ToText(outcome.Outcome));
+            row.Text(LedgerText.Truncate(outcome.Reason ?? string.Empty));
+        });
+        await using var insert = Command(connection, transaction, InsertOutcomesSql).With("@job", Id(jobId)).With("@rows", rows);
         await insert.ExecuteNonQueryAsync(ct);
     }
 
     private protected override async Task<int> UpdateResultsAsync(
         DbConnection connection, DbTransaction transaction, long batchId, IReadOnlyList<ObjectResult> results, CancellationToken ct)
     {
-        using var rows = new JsonRows();
-        foreach (var result in results)
+        var rows = JsonRows.Of(results, static (row, result) =>
         {
-            rows.Begin();
-            rows.Number(result.ObjectId);
-            rows.Text(LedgerText.ToText(result.Outcome));
-            rows.Text(result.Reason is null ? null : LedgerText.Truncate(result.Reason));
-            rows.Number(result.KeyVersion);
-            rows.Text(result.SourceETag);
-            rows.Text(result.OutputETag);
-            rows.Number(result.Bytes);
-            rows.Number(result.ClippedSamples);
-            rows.End();
-        }
-
-        await using var update = Command(connection, transaction, CompleteObjectsSql).With("@batch", batchId).With("@rows", rows.ToText());
+            row.Number(result.ObjectId);
+            row.Text(LedgerText.ToText(result.Outcome));
+            row.Text(result.Reason is null ? null : LedgerText.Truncate(result.Reason));
+            row.Number(result.KeyVersion);
+            row.Text(result.SourceETag);
+            row.Text(result.OutputETag);
+            row.Number(result.Bytes);
+            row.Number(result.ClippedSamples);
+        });
+        await using var update = Command(connection, transaction, CompleteObjectsSql).With("@batch", batchId).With("@rows", rows);
         return await update.ExecuteNonQueryAsync(ct);
     }
 

@@ -1,0 +1,119 @@
+using System.Data.Common;
+using PosCuda.Pipeline.Tests.Distributed;
+using PosCuda.Shared.Protection;
+using PosCuda.Testing;
+using PosCuda.Testing.Audio;
+
+namespace PosCuda.Pipeline.Tests.Planning;
+
+/// <summary>20,000 tiny distinct WAV clips in four class folders, and the checks a resumed planning must pass.</summary>
+internal sealed class PlanningResumeCorpus
+{
+    public const int Clips = 20_000;
+    private static readonly string[] s_classes = ["down", "go", "left", "up"];
+
+    public PlanningResumeCorpus(string root)
+    {
+        Root = root;
+        for (int i = 0; i < Clips; i++)
+        {
+            string label = s_classes[i % s_classes.Length];
+            string folder = Path.Combine(root, label);
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(Path.Combine(folder, $"{i:D5}.wav"), new WavBuilder().WithNoise(frames: 24, seed: i).Build());
+        }
+    }
+
+    public string Root { get; }
+
+    /// <summary>Polls the ledger until planning has recorded a chunk, then kills <paramref name="process"/> while holding
+    /// the job's lock, so it dies in the middle of planning, deterministically. Returns the keys and object ids planned then.</summary>
+    /// <param name="open">Opens a connection to the ledger, or null while it does not exist yet.</param>
+    /// <param name="lockJob">Begins a transaction that holds the lock planning needs (SQLite: the write lock; PostgreSQL: the job row).</param>
+    /// <param name="process">The planning process.</param>
+    public static async Task<Dictionary<string, long>> KillWhilePlanningAsync(
+        Func<Task<DbConnection?>> open, Func<DbConnection, Task<DbTransaction>> lockJob, PoscudaProcess process)
+    {
+        DateTime deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.False(process.HasExited, "planning finished before it could be killed: " + process.Output());
+            await using DbConnection? connection = await TryAsync(open);
+            if (connection is not null)
+            {
+                DbTransaction? transaction = await TryAsync(() => lockJob(connection));
+                if (transaction is not null)
+                {
+                    await using (transaction)
+                    {
+                        (string? state, Dictionary<string, long> planned) = await ReadAsync(connection, transaction);
+                        if (state == "planning" && planned.Count > 0)
+                        {
+                            // The planner waits on the lock this transaction holds: it dies with the rest unplanned.
+                            await process.KillAsync();
+                            await transaction.RollbackAsync();
+                            return planned;
+                        }
+
+                        await transaction.RollbackAsync();
+                    }
+                }
+            }
+
+            await Task.Delay(2);
+        }
+
+        throw new TimeoutException("planning never recorded a chunk: " + process.Output());
+    }
+
+    /// <summary>Asserts every output is the spec's protection of its source, byte for byte.</summary>
+    public void AssertOutputs(string destination, Keyring keyring)
+    {
+        Assert.Equal(Clips, Directory.EnumerateFiles(destination, "*.wav", SearchOption.AllDirectories).Count());
+        foreach (string file in Directory.EnumerateFiles(Root, "*.wav", SearchOption.AllDirectories))
+        {
+            string key = Path.GetRelativePath(Root, file).Replace('\\', '/');
+            byte[] expected = ProtectionOracle.Expected(keyring, File.ReadAllBytes(file), key[..key.IndexOf('/', StringComparison.Ordinal)], key);
+            Assert.True(expected.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(destination, key))), key);
+        }
+    }
+
+    private static async Task<(string? State, Dictionary<string, long> Planned)> ReadAsync(DbConnection connection, DbTransaction transaction)
+    {
+        string? state;
+        await using (DbCommand command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT state FROM jobs";
+            state = await command.ExecuteScalarAsync() as string;
+        }
+
+        var planned = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (DbCommand command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT key, object_id FROM objects";
+            await using DbDataReader reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                planned.Add(reader.GetString(0), reader.GetInt64(1));
+            }
+        }
+
+        return (state, planned);
+    }
+
+    // The ledger may not exist yet, or be migrating, or be locked for a moment: try again.
+    private static async Task<T?> TryAsync<T>(Func<Task<T>> action)
+        where T : class?
+    {
+        try
+        {
+            return await action();
+        }
+        catch (DbException)
+        {
+            return null;
+        }
+    }
+}
