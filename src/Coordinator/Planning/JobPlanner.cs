@@ -16,11 +16,17 @@ public sealed class JobPlanner
     // Objects recorded per transaction: what an interrupted planning keeps, and the granularity it resumes at.
     private const int ChunkSize = 10_000;
     private readonly IWorkLedger _ledger;
+    private readonly int _chunkSize;
 
-    public JobPlanner(IWorkLedger ledger)
+    /// <summary>Creates a planner over <paramref name="ledger"/>.</summary>
+    /// <param name="ledger">The ledger.</param>
+    /// <param name="chunkSize">Listed objects recorded per transaction when batches are not streamed (default 10,000).</param>
+    public JobPlanner(IWorkLedger ledger, int chunkSize = ChunkSize)
     {
         ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         _ledger = ledger;
+        _chunkSize = chunkSize;
     }
 
     /// <summary>Creates, fills and starts a job.</summary>
@@ -79,7 +85,7 @@ public sealed class JobPlanner
         Guid jobId, PlanningProgress earlier, Activity? span, IObjectStore source, LabelRule labels, int batchSize, int streamEvery, CancellationToken cancellationToken)
     {
         PipelineTelemetry.SetJob(span, jobId);
-        int chunkSize = streamEvery > 0 ? streamEvery : ChunkSize;
+        int chunkSize = streamEvery > 0 ? streamEvery : _chunkSize;
         var planned = new List<PlannedObject>(Math.Min(chunkSize, 4096));
         var unbatched = new List<PlanningOutcome>();
         var classes = new HashSet<string>(earlier.Labels, StringComparer.Ordinal);

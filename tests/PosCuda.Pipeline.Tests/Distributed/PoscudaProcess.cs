@@ -52,6 +52,9 @@ public sealed class PoscudaProcess : IAsyncDisposable
     /// <summary>The name tests gave it, for messages.</summary>
     public string Name { get; }
 
+    /// <summary>Its process id.</summary>
+    public int Id => _process.Id;
+
     /// <summary>Whether it has exited.</summary>
     public bool HasExited => _process.HasExited;
 

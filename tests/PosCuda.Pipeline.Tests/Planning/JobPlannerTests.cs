@@ -27,8 +27,8 @@ public sealed class JobPlannerTests : IDisposable
         string source = WriteCorpus(classes);
         await using IWorkLedger ledger = await OpenLedgerAsync();
 
-        PlanSummary plan = await new JobPlanner(ledger).PlanAsync(
-            Definition(source), new FileObjectStore(source), LabelRule.Parse("dir"), batchSize, streamEvery: 10, onCreated: null, CancellationToken.None);
+        PlanSummary plan = await new JobPlanner(ledger, chunkSize: 10).PlanAsync(
+            Definition(source), new FileObjectStore(source), LabelRule.Parse("dir"), batchSize, streamEvery: 0, onCreated: null, CancellationToken.None);
 
         long expected = classes.Values.Sum(n => (n + batchSize - 1) / batchSize);
         JobStatus status = (await ledger.GetJobStatusAsync(plan.JobId, CancellationToken.None))!;
@@ -39,14 +39,32 @@ public sealed class JobPlannerTests : IDisposable
         Assert.All(status.Classes, c => Assert.Equal((classes[c.Label] + batchSize - 1) / batchSize, c.PendingBatches));
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(25)]
+    public async Task PlanAsync_Streamed_BatchesAreWhatTheLedgerCut(int batchSize)
+    {
+        // Streaming opens each chunk's batches to workers, so a class's last batch of a chunk is not topped up later.
+        string source = WriteCorpus(new Dictionary<string, int> { ["a"] = 25, ["b"] = 12 });
+        await using IWorkLedger ledger = await OpenLedgerAsync();
+
+        PlanSummary plan = await new JobPlanner(ledger).PlanAsync(
+            Definition(source), new FileObjectStore(source), LabelRule.Parse("dir"), batchSize, streamEvery: 10, onCreated: null, CancellationToken.None);
+
+        JobStatus status = (await ledger.GetJobStatusAsync(plan.JobId, CancellationToken.None))!;
+        Assert.Equal(status.Totals.PendingBatches, plan.Batches);
+        Assert.Equal(37, status.Totals.Objects);
+    }
+
     [Fact]
     public async Task PlanAsync_OneClassExactlyFillingChunks_NoEmptyOrExtraBatch()
     {
         string source = WriteCorpus(new Dictionary<string, int> { ["a"] = 20 });
         await using IWorkLedger ledger = await OpenLedgerAsync();
 
-        PlanSummary plan = await new JobPlanner(ledger).PlanAsync(
-            Definition(source), new FileObjectStore(source), LabelRule.Parse("dir"), batchSize: 5, streamEvery: 10, onCreated: null, CancellationToken.None);
+        PlanSummary plan = await new JobPlanner(ledger, chunkSize: 10).PlanAsync(
+            Definition(source), new FileObjectStore(source), LabelRule.Parse("dir"), batchSize: 5, streamEvery: 0, onCreated: null, CancellationToken.None);
 
         Assert.Equal(4, plan.Batches);
         Assert.Equal(4, (await ledger.GetPlanningProgressAsync(plan.JobId, CancellationToken.None)).Batches);

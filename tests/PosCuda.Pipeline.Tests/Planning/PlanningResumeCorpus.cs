@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
 using PosCuda.Pipeline.Tests.Distributed;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
@@ -10,6 +11,8 @@ namespace PosCuda.Pipeline.Tests.Planning;
 internal sealed class PlanningResumeCorpus
 {
     public const int Clips = 20_000;
+    private const int Sigcont = 18;
+    private const int Sigstop = 19;
     private static readonly string[] s_classes = ["down", "go", "left", "up"];
 
     public PlanningResumeCorpus(string root)
@@ -26,41 +29,27 @@ internal sealed class PlanningResumeCorpus
 
     public string Root { get; }
 
-    /// <summary>Polls the ledger until planning has recorded a chunk, then kills <paramref name="process"/> while holding
-    /// the job's lock, so it dies in the middle of planning, deterministically. Returns the keys and object ids planned then.</summary>
+    /// <summary>Steps <paramref name="process"/> (SIGCONT, a moment, SIGSTOP) and reads the ledger while it is frozen, until planning has
+    /// recorded a chunk and not finished; then kills it. Returns the keys and object ids planned then.</summary>
+    /// <remarks>The ledger is read only while the process is stopped, so what is read is what it dies with: no race, no sleep-and-hope.</remarks>
     /// <param name="open">Opens a connection to the ledger, or null while it does not exist yet.</param>
-    /// <param name="lockJob">Begins a transaction that holds the lock planning needs (SQLite: the write lock; PostgreSQL: the job row).</param>
     /// <param name="process">The planning process.</param>
-    public static async Task<Dictionary<string, long>> KillWhilePlanningAsync(
-        Func<Task<DbConnection?>> open, Func<DbConnection, Task<DbTransaction>> lockJob, PoscudaProcess process)
+    public static async Task<Dictionary<string, long>> KillWhilePlanningAsync(Func<Task<DbConnection?>> open, PoscudaProcess process)
     {
         DateTime deadline = DateTime.UtcNow.AddMinutes(2);
         while (DateTime.UtcNow < deadline)
         {
             Assert.False(process.HasExited, "planning finished before it could be killed: " + process.Output());
+            Signal(process.Id, Sigstop);
             await using DbConnection? connection = await TryAsync(open);
-            if (connection is not null)
+            if (connection is not null && await TryReadAsync(connection) is ("planning", { Count: > 0 } planned))
             {
-                DbTransaction? transaction = await TryAsync(() => lockJob(connection));
-                if (transaction is not null)
-                {
-                    await using (transaction)
-                    {
-                        (string? state, Dictionary<string, long> planned) = await ReadAsync(connection, transaction);
-                        if (state == "planning" && planned.Count > 0)
-                        {
-                            // The planner waits on the lock this transaction holds: it dies with the rest unplanned.
-                            await process.KillAsync();
-                            await transaction.RollbackAsync();
-                            return planned;
-                        }
-
-                        await transaction.RollbackAsync();
-                    }
-                }
+                await process.KillAsync();
+                return planned;
             }
 
-            await Task.Delay(2);
+            Signal(process.Id, Sigcont);
+            await Task.Delay(1);
         }
 
         throw new TimeoutException("planning never recorded a chunk: " + process.Output());
@@ -78,12 +67,11 @@ internal sealed class PlanningResumeCorpus
         }
     }
 
-    private static async Task<(string? State, Dictionary<string, long> Planned)> ReadAsync(DbConnection connection, DbTransaction transaction)
+    private static async Task<(string? State, Dictionary<string, long> Planned)> ReadAsync(DbConnection connection)
     {
         string? state;
         await using (DbCommand command = connection.CreateCommand())
         {
-            command.Transaction = transaction;
             command.CommandText = "SELECT state FROM jobs";
             state = await command.ExecuteScalarAsync() as string;
         }
@@ -91,7 +79,6 @@ internal sealed class PlanningResumeCorpus
         var planned = new Dictionary<string, long>(StringComparer.Ordinal);
         await using (DbCommand command = connection.CreateCommand())
         {
-            command.Transaction = transaction;
             command.CommandText = "SELECT key, object_id FROM objects";
             await using DbDataReader reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
@@ -101,6 +88,18 @@ internal sealed class PlanningResumeCorpus
         }
 
         return (state, planned);
+    }
+
+    private static async Task<(string? State, Dictionary<string, long> Planned)?> TryReadAsync(DbConnection connection)
+    {
+        try
+        {
+            return await ReadAsync(connection);
+        }
+        catch (DbException)
+        {
+            return null;
+        }
     }
 
     // The ledger may not exist yet, or be migrating, or be locked for a moment: try again.
@@ -116,4 +115,9 @@ internal sealed class PlanningResumeCorpus
             return null;
         }
     }
+
+    private static void Signal(int pid, int signal) => Assert.Equal(0, Kill(pid, signal));
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 }

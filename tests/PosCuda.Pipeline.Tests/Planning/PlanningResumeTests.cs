@@ -34,7 +34,6 @@ public sealed class PlanningResumeTests(PostgresServer postgres, DistributedFixt
         {
             planned = await PlanningResumeCorpus.KillWhilePlanningAsync(
                 () => Task.FromResult<DbConnection?>(File.Exists(ledgerPath) ? OpenSqlite(ledgerPath) : null),
-                connection => Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false)),
                 first);
         }
 
@@ -78,15 +77,6 @@ public sealed class PlanningResumeTests(PostgresServer postgres, DistributedFixt
                     var connection = new NpgsqlConnection(ledgerLocation);
                     await connection.OpenAsync();
                     return connection;
-                },
-                async connection =>
-                {
-                    DbTransaction transaction = await connection.BeginTransactionAsync();
-                    await using DbCommand command = connection.CreateCommand();
-                    command.Transaction = transaction;
-                    command.CommandText = "SELECT job_id FROM jobs FOR UPDATE";
-                    await command.ExecuteNonQueryAsync();
-                    return transaction;
                 },
                 first);
         }
