@@ -25,7 +25,7 @@ public sealed class CommonOptions
 
     public Option<int> Window { get; } = new("--window") { Description = "W: patches start in [0, W-p].", DefaultValueFactory = _ => 4000 };
 
-    public Option<string> Mode { get; } = new("--mode") { Description = "positional (PosCUDA) or whole (the whole clip).", DefaultValueFactory = _ => "positional" };
+    public Option<string> Mode { get; } = new("--mode") { Description = "positional (PosCUDA) or whole (the whole clip).", DefaultValueFactory = _ => PatchModeNames.Positional };
 
     public Option<string> Spec { get; } = new("--spec")
     {
@@ -78,13 +78,9 @@ public sealed class CommonOptions
     /// <exception cref="UsageException">A parameter is out of range.</exception>
     public ProtectionParameters ReadParameters(ParseResult result)
     {
-        string modeText = result.GetValue(Mode) ?? "positional";
-        PatchMode mode = modeText switch
-        {
-            "positional" => PatchMode.Positional,
-            "whole" => PatchMode.Whole,
-            _ => throw new UsageException($"--mode must be 'positional' or 'whole', not '{modeText}'."),
-        };
+        string modeText = result.GetValue(Mode) ?? PatchModeNames.Positional;
+        PatchMode mode = PatchModeNames.TryParse(modeText)
+            ?? throw new UsageException($"--mode must be '{PatchModeNames.Positional}' or '{PatchModeNames.Whole}', not '{modeText}'.");
         string spec = result.GetValue(Spec) ?? ProtectionParameters.DefaultSpec;
         try
         {

@@ -106,6 +106,7 @@ public static class ProtectCommand
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Guid jobId = Guid.Empty;
         Task<PlanSummary?> planning = Task.FromResult<PlanSummary?>(null);
+        var planner = new JobPlanner(ledger);
         if (existing is Guid resumed)
         {
             jobId = resumed;
@@ -115,16 +116,19 @@ public static class ProtectCommand
             JobRecord? record = await ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (record?.State == JobState.Planning)
             {
-                await err.WriteLineAsync("The earlier run was interrupted while planning; planning again.").ConfigureAwait(false);
-                existing = null;
+                // Planning goes on after the last key the earlier run recorded; what it planned (and workers finished) stays.
+                await err.WriteLineAsync("The earlier run was interrupted while planning; planning the rest.").ConfigureAwait(false);
+                planning = ReportPlanAsync(
+                    planner.ResumeAsync(jobId, stores.Get(source), labels, request.BatchSize, StreamEvery, stopClaiming.Token), err);
             }
         }
-
-        if (existing is null)
+        else
         {
             // Planning streams batches to the workers as it lists, so listing and protecting overlap.
             var created = new TaskCompletionSource<Guid>(TaskCreationOptions.RunContinuationsAsynchronously);
-            planning = PlanAsync(ledger, definition, stores, labels, request.BatchSize, err, id => created.TrySetResult(id), stopClaiming.Token);
+            planning = ReportPlanAsync(
+                planner.PlanAsync(definition, stores.Get(source), labels, request.BatchSize, StreamEvery, id => created.TrySetResult(id), stopClaiming.Token),
+                err);
             await Task.WhenAny(created.Task, planning).ConfigureAwait(false);
             if (!created.Task.IsCompleted)
             {
@@ -139,13 +143,14 @@ public static class ProtectCommand
         int concurrency = request.Concurrency > 0
             ? request.Concurrency
             : Environment.ProcessorCount * (destination.StartsWith("s3://", StringComparison.Ordinal) || source.StartsWith("s3://", StringComparison.Ordinal) ? 16 : 2);
+        long alreadyDone = 0;
         if (existing is not null)
         {
             // Resuming: the size and what earlier runs finished are known now, before any worker of this run starts.
             JobStatus status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"Job {jobId} vanished from the ledger.");
-            StatusCommand.Totals totals = StatusCommand.Summarise(status);
-            progress.SetTotal(totals.Objects, totals.Done + totals.Failed + totals.Dead);
+            alreadyDone = status.Totals.Finished;
+            progress.SetTotal(status.Totals.Objects, alreadyDone);
         }
 
         // The same actors as a cluster (job coordinator, class shards, worker slots), in one local actor system with no port.
@@ -183,7 +188,7 @@ public static class ProtectCommand
             {
                 if (await planning.ConfigureAwait(false) is PlanSummary plan)
                 {
-                    progress.SetTotal(plan.Planned, 0);
+                    progress.SetTotal(plan.Planned, alreadyDone);
                 }
             }
             catch (OperationCanceledException) when (stopClaiming.IsCancellationRequested)
@@ -261,14 +266,10 @@ public static class ProtectCommand
         return summary.Failed > 0 || summary.Pending > 0 ? ExitCodes.SomeFailed : ExitCodes.Success;
     }
 
-    private static async Task<PlanSummary?> PlanAsync(
-        IWorkLedger ledger, JobDefinition definition, ObjectStoreCache stores, LabelRule labels, int batchSize, TextWriter err,
-        Action<Guid> onCreated, CancellationToken cancellationToken)
+    private static async Task<PlanSummary?> ReportPlanAsync(Task<PlanSummary> planning, TextWriter err)
     {
-        var planner = new JobPlanner(ledger);
         var clock = Stopwatch.StartNew();
-        PlanSummary plan = await planner.PlanAsync(definition, stores.Get(definition.Source), labels, batchSize, StreamEvery, onCreated, cancellationToken)
-            .ConfigureAwait(false);
+        PlanSummary plan = await planning.ConfigureAwait(false);
         await err.WriteLineAsync(
             string.Create(CultureInfo.InvariantCulture, $"{plan.Describe()} ({clock.Elapsed.TotalSeconds:F1} s)."))
             .ConfigureAwait(false);

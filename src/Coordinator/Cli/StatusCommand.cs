@@ -20,10 +20,11 @@ public static class StatusCommand
         var command = new Command("status", "Show a job's progress (or list jobs).") { job, common.Ledger, json };
         command.SetAction(async (result, ct) =>
         {
-            await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
+            string location = common.ReadLedger(result);
+            await using IWorkLedger ledger = WorkLedger.Open(location);
 
             // Migrating would create an empty SQLite file at a mistyped path and list nothing: say so instead.
-            if (SqlitePath(ledger) is string path && !File.Exists(path))
+            if (WorkLedger.SqlitePath(location) is string path && !File.Exists(path))
             {
                 throw new UsageException($"No SQLite ledger at {path} (poscuda protect keeps it in DST.poscuda-state/ledger.db).");
             }
@@ -89,23 +90,13 @@ public static class StatusCommand
     public static Totals Summarise(JobStatus status, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(status);
-        long objects = 0, done = 0, failed = 0, dead = 0;
-        int retries = 0;
-        foreach (ClassStatus c in status.Classes)
-        {
-            objects += c.Objects;
-            done += c.Done;
-            failed += c.Failed;
-            dead += c.Dead;
-            retries += c.Retries;
-        }
-
+        JobTotals totals = status.Totals;
         TimeSpan window = ThroughputWindow(status.Job, now);
         double rate = status.ObjectsLastMinute / window.TotalSeconds;
         double mbps = status.BytesLastMinute / window.TotalSeconds / 1e6;
-        long left = objects - done - failed - dead;
+        long left = totals.Objects - totals.Finished;
         TimeSpan? eta = left == 0 ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds(left / rate) : null;
-        return new Totals(objects, done, failed, dead, retries, rate, mbps, eta, window);
+        return new Totals(totals.Objects, totals.Done, totals.Failed, totals.Dead, totals.Retries, rate, mbps, eta, window);
     }
 
     /// <summary>An ETA as <c>hh:mm:ss</c>, with the hours running past 24 (a day-long ETA is <c>30:00:00</c>, not <c>06:00:00</c>).</summary>
@@ -157,13 +148,6 @@ public static class StatusCommand
 
         // At least a second: keeps the rate sane for a job that ran an instant, or a ledger clock a little ahead of ours.
         return window < s_minimumWindow ? s_minimumWindow : window > s_throughputWindow ? s_throughputWindow : window;
-    }
-
-    private static string? SqlitePath(IWorkLedger ledger)
-    {
-        const string Prefix = "sqlite:";
-        string where = ledger.Describe();
-        return where.StartsWith(Prefix, StringComparison.Ordinal) ? where[Prefix.Length..] : null;
     }
 
     private static void WriteJson(Utf8JsonWriter json, JobStatus status)

@@ -33,14 +33,40 @@ public static class SubmitCommand
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts));
-            PlanSummary plan = await new JobPlanner(ledger).PlanAsync(definition, stores.Get(src), labels, result.GetValue(common.BatchSize), ct)
-                .ConfigureAwait(false);
-            await Console.Error.WriteLineAsync(
-                plan.Describe() + ".")
-                .ConfigureAwait(false);
-            Console.Out.WriteLine(plan.JobId.ToString("D"));
-            return ExitCodes.Success;
+            var planner = new JobPlanner(ledger);
+            int batchSize = result.GetValue(common.BatchSize);
+            Guid? jobId = null;
+            try
+            {
+                // A submit killed or interrupted while planning left its job planning: the same command plans the rest of it.
+                PlanSummary plan;
+                if (await FindPlanningJobAsync(ledger, definition, ct).ConfigureAwait(false) is Guid unfinished)
+                {
+                    jobId = unfinished;
+                    await Console.Error.WriteLineAsync($"Job {unfinished} was interrupted while planning; planning the rest.").ConfigureAwait(false);
+                    plan = await planner.ResumeAsync(unfinished, stores.Get(src), labels, batchSize, streamEvery: 0, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    plan = await planner.PlanAsync(definition, stores.Get(src), labels, batchSize, streamEvery: 0, id => jobId = id, ct).ConfigureAwait(false);
+                }
+
+                await Console.Error.WriteLineAsync(plan.Describe() + ".").ConfigureAwait(false);
+                Console.Out.WriteLine(plan.JobId.ToString("D"));
+                return ExitCodes.Success;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested && jobId is not null)
+            {
+                await Console.Error.WriteLineAsync($"Interrupted while planning job {jobId}. Run the same command again to finish.").ConfigureAwait(false);
+                return ExitCodes.Error;
+            }
         });
         return command;
+    }
+
+    private static async Task<Guid?> FindPlanningJobAsync(IWorkLedger ledger, JobDefinition definition, CancellationToken ct)
+    {
+        Guid? found = await ledger.FindJobAsync(definition, ct).ConfigureAwait(false);
+        return found is Guid id && await ledger.GetJobAsync(id, ct).ConfigureAwait(false) is { State: JobState.Planning } ? id : null;
     }
 }

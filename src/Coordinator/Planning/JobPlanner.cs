@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
@@ -12,13 +13,20 @@ public sealed class JobPlanner
     /// <summary>The folder, under a destination, where the pipeline keeps its own objects (manifests).</summary>
     public const string ReservedPrefix = ".poscuda/";
 
-    private const int ChunkSize = 50_000;
+    // Objects recorded per transaction: what an interrupted planning keeps, and the granularity it resumes at.
+    private const int ChunkSize = 10_000;
     private readonly IWorkLedger _ledger;
+    private readonly int _chunkSize;
 
-    public JobPlanner(IWorkLedger ledger)
+    /// <summary>Creates a planner over <paramref name="ledger"/>.</summary>
+    /// <param name="ledger">The ledger.</param>
+    /// <param name="chunkSize">Listed objects recorded per transaction when batches are not streamed (default 10,000).</param>
+    public JobPlanner(IWorkLedger ledger, int chunkSize = ChunkSize)
     {
         ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         _ledger = ledger;
+        _chunkSize = chunkSize;
     }
 
     /// <summary>Creates, fills and starts a job.</summary>
@@ -42,49 +50,75 @@ public sealed class JobPlanner
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(streamEvery);
-        int chunkSize = streamEvery > 0 ? streamEvery : ChunkSize;
 
         // The job's trace: workers start their batch spans under the traceparent stored with the definition.
         using Activity? span = PipelineTelemetry.StartPlanning(definition);
         definition = PipelineTelemetry.WithTraceParent(definition, span);
         Guid jobId = await _ledger.CreateJobAsync(definition, cancellationToken).ConfigureAwait(false);
-        PipelineTelemetry.SetJob(span, jobId);
         onCreated?.Invoke(jobId);
+        var nothingYet = new PlanningProgress(null, 0, 0, 0, 0, []);
+        return await FillAsync(jobId, definition, nothingYet, span, source, labels, batchSize, streamEvery, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Finishes planning a job an earlier run left in <see cref="JobState.Planning"/>, after the last key it recorded, and starts it.</summary>
+    /// <remarks>
+    /// Listings are in key order and every chunk the earlier run recorded went in with one transaction, so the ledger holds
+    /// the listing up to its greatest key and nothing after it: keys up to that one are not planned again, batches already
+    /// opened (or finished by workers) stay as they are. A source that changed since may differ; the ledger refuses a key
+    /// twice in a job rather than planning it twice.
+    /// </remarks>
+    public async Task<PlanSummary> ResumeAsync(
+        Guid jobId, IObjectStore source, LabelRule labels, int batchSize, int streamEvery, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(streamEvery);
+        JobRecord job = await _ledger.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false)
+            ?? throw new ArgumentException($"The ledger has no job {jobId}.", nameof(jobId));
+        using Activity? span = PipelineTelemetry.StartPlanning(job.Definition);
+        PlanningProgress progress = await _ledger.GetPlanningProgressAsync(jobId, cancellationToken).ConfigureAwait(false);
+        return await FillAsync(jobId, job.Definition, progress, span, source, labels, batchSize, streamEvery, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<PlanSummary> FillAsync(
+        Guid jobId, JobDefinition definition, PlanningProgress earlier, Activity? span, IObjectStore source, LabelRule labels, int batchSize, int streamEvery, CancellationToken cancellationToken)
+    {
+        PipelineTelemetry.SetJob(span, jobId);
+        int chunkSize = streamEvery > 0 ? streamEvery : _chunkSize;
         var planned = new List<PlannedObject>(Math.Min(chunkSize, 4096));
         var unbatched = new List<PlanningOutcome>();
-        var classes = new HashSet<string>(StringComparer.Ordinal);
-        var batchesPerClass = new Dictionary<string, long>(StringComparer.Ordinal);
-        long total = 0;
-        long skipped = 0;
-        long failed = 0;
+        var classes = new HashSet<string>(earlier.Labels, StringComparer.Ordinal);
+        long total = earlier.Planned;
+        long skipped = earlier.Skipped;
+        long failed = earlier.Failed;
+        long batches = earlier.Batches;
 
         var keys = new KeyChecks(ObjectKeys.CheckerFor(definition.Source), ObjectKeys.CheckerFor(definition.Destination));
         await foreach (StoredObject item in source.ListAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (earlier.LastKey is { } last && CompareKeys(item.Key, last) <= 0)
+            {
+                continue;
+            }
+
             PlanningOutcome? settled = Classify(item, labels, keys, out PlannedObject? plannedObject);
             if (settled is not null)
             {
                 unbatched.Add(settled);
                 skipped += settled.Outcome == ObjectOutcome.Skipped ? 1 : 0;
                 failed += settled.Outcome == ObjectOutcome.Failed ? 1 : 0;
-                continue;
+            }
+            else if (plannedObject is not null)
+            {
+                planned.Add(plannedObject);
+                classes.Add(plannedObject.Label);
+                total++;
             }
 
-            if (plannedObject is null)
+            if (planned.Count + unbatched.Count >= chunkSize)
             {
-                continue;
-            }
-
-            planned.Add(plannedObject);
-            if (classes.Add(plannedObject.Label))
-            {
-                batchesPerClass[plannedObject.Label] = 0;
-            }
-
-            total++;
-            if (planned.Count >= chunkSize)
-            {
-                await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
+                batches += await FlushAsync(jobId, planned, unbatched, batchSize, cancellationToken).ConfigureAwait(false);
                 if (streamEvery > 0)
                 {
                     await _ledger.OpenPlannedBatchesAsync(jobId, cancellationToken).ConfigureAwait(false);
@@ -93,44 +127,44 @@ public sealed class JobPlanner
         }
 
         PipelineTelemetry.RecordListed(span, total + skipped + failed);
-        await FlushAsync(jobId, planned, batchSize, batchesPerClass, cancellationToken).ConfigureAwait(false);
-        if (unbatched.Count > 0)
-        {
-            await _ledger.RecordPlanningOutcomesAsync(jobId, unbatched, cancellationToken).ConfigureAwait(false);
-        }
-
+        batches += await FlushAsync(jobId, planned, unbatched, batchSize, cancellationToken).ConfigureAwait(false);
         await _ledger.StartJobAsync(jobId, cancellationToken).ConfigureAwait(false);
-        long batches = 0;
-        foreach (long count in batchesPerClass.Values)
-        {
-            batches += count;
-        }
-
         PipelineTelemetry.RecordPlan(span, total, classes.Count, batches, skipped, failed);
         return new PlanSummary(jobId, total, classes.Count, batches, skipped, failed);
     }
 
-    private async Task FlushAsync(
-        Guid jobId, List<PlannedObject> planned, int batchSize, Dictionary<string, long> batchesPerClass, CancellationToken cancellationToken)
+    // One chunk of the listing in one transaction: a killed planning leaves the listing up to some key, never a gap.
+    // The ledger cuts the batches and says how many it created.
+    private async Task<int> FlushAsync(
+        Guid jobId, List<PlannedObject> planned, List<PlanningOutcome> unbatched, int batchSize, CancellationToken cancellationToken)
     {
-        if (planned.Count == 0)
-        {
-            return;
-        }
-
-        var perClass = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (PlannedObject item in planned)
-        {
-            perClass[item.Label] = perClass.GetValueOrDefault(item.Label) + 1;
-        }
-
-        foreach ((string label, long count) in perClass)
-        {
-            batchesPerClass[label] += (count + batchSize - 1) / batchSize;
-        }
-
-        await _ledger.AddObjectsAsync(jobId, planned, batchSize, cancellationToken).ConfigureAwait(false);
+        int created = await _ledger.PlanObjectsAsync(jobId, planned, unbatched, batchSize, cancellationToken).ConfigureAwait(false);
         planned.Clear();
+        unbatched.Clear();
+        return created;
+    }
+
+    // Keys in code point order: the UTF-8 byte order in which S3 lists and both ledgers compare (COLLATE "C", BINARY).
+    // UTF-16 ordinal order differs from it only between surrogate pairs and U+E000..U+FFFF.
+    private static int CompareKeys(string a, string b)
+    {
+        StringRuneEnumerator left = a.EnumerateRunes();
+        StringRuneEnumerator right = b.EnumerateRunes();
+        while (true)
+        {
+            bool moreLeft = left.MoveNext();
+            bool moreRight = right.MoveNext();
+            if (!moreLeft || !moreRight)
+            {
+                return moreLeft ? 1 : moreRight ? -1 : 0;
+            }
+
+            int order = left.Current.Value.CompareTo(right.Current.Value);
+            if (order != 0)
+            {
+                return order;
+            }
+        }
     }
 
     /// <summary>

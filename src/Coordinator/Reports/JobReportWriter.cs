@@ -135,7 +135,7 @@ public static class JobReportWriter
             json.WriteNumber("patch", parameters.PatchLength);
             json.WriteNumber("blur", parameters.Blur);
             json.WriteNumber("window", parameters.Window);
-            json.WriteString("mode", parameters.Mode == PatchMode.Whole ? "whole" : "positional");
+            json.WriteString("mode", PatchModeNames.ToName(parameters.Mode));
         }
         json.WriteEndObject();
         json.WriteString("createdAt", job.CreatedAt);

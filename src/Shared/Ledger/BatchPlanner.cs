@@ -63,4 +63,16 @@ internal static class BatchPlanner
 
         return chunks;
     }
+
+    /// <summary>How many of <paramref name="chunks"/> are new batches: the batches a plan creates.</summary>
+    public static int NewBatches(IReadOnlyList<Chunk> chunks)
+    {
+        var count = 0;
+        foreach (var chunk in chunks)
+        {
+            count += chunk.ExistingBatchId is null ? 1 : 0;
+        }
+
+        return count;
+    }
 }

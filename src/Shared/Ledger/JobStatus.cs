@@ -15,4 +15,8 @@ public sealed record JobStatus(
     long BytesLastMinute,
     long ClippedSamples,
     long BytesWritten,
-    IReadOnlyList<DeadLetter> DeadLetters);
+    IReadOnlyList<DeadLetter> DeadLetters)
+{
+    /// <summary>The counts summed over every class.</summary>
+    public JobTotals Totals => JobTotals.Of(Classes);
+}

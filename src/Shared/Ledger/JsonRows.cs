@@ -23,6 +23,20 @@ internal sealed class JsonRows : IDisposable
     }
 
     /// <summary>Starts a row.</summary>
+    /// <summary>Writes one array per item of <paramref name="items"/>, its values by <paramref name="write"/>, and returns the JSON text.</summary>
+    public static string Of<T>(IReadOnlyList<T> items, Action<JsonRows, T> write)
+    {
+        using var rows = new JsonRows();
+        foreach (var item in items)
+        {
+            rows.Begin();
+            write(rows, item);
+            rows.End();
+        }
+
+        return rows.ToText();
+    }
+
     public void Begin() => _json.WriteStartArray();
 
     /// <summary>Ends a row.</summary>

@@ -44,19 +44,10 @@ internal static class LedgerText
         _ => throw new PosCudaException($"The ledger holds an unknown object status '{text}'."),
     };
 
-    public static string ToText(PatchMode mode) => mode switch
-    {
-        PatchMode.Positional => "positional",
-        PatchMode.Whole => "whole",
-        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown patch mode."),
-    };
+    public static string ToText(PatchMode mode) => PatchModeNames.ToName(mode);
 
-    public static PatchMode ParseMode(string text) => text switch
-    {
-        "positional" => PatchMode.Positional,
-        "whole" => PatchMode.Whole,
-        _ => throw new PosCudaException($"The ledger holds an unknown patch mode '{text}'."),
-    };
+    public static PatchMode ParseMode(string text) =>
+        PatchModeNames.TryParse(text) ?? throw new PosCudaException($"The ledger holds an unknown patch mode '{text}'.");
 
     /// <summary>Cuts an error message to what the ledger keeps.</summary>
     public static string Truncate(string text) =>
@@ -65,7 +56,4 @@ internal static class LedgerText
     /// <summary>The reason recorded on the objects of a dead-lettered batch.</summary>
     public static string DeadObjectReason(int attempts, string? lastError) =>
         Truncate($"batch dead-lettered after {attempts} attempts: {lastError}");
-
-    /// <summary>The last error of a batch whose lease lapsed.</summary>
-    public static string LeaseExpiredError(int attempts) => $"lease expired {attempts} times (worker crashed?)";
 }

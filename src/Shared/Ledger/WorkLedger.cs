@@ -27,6 +27,13 @@ public static class WorkLedger
             nameof(location));
     }
 
+    /// <summary>Returns the full path of the SQLite file <paramref name="location"/> names, or null when it names a PostgreSQL server or nothing.</summary>
+    public static string? SqlitePath(string location)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(location);
+        return LedgerLocation.TryPostgres(location) is null && LedgerLocation.TrySqlitePath(location) is { } path ? Path.GetFullPath(path) : null;
+    }
+
     /// <summary>Describes a ledger location for logs, without its password, whether or not it parses.</summary>
     public static string Redact(string? location) => LedgerLocation.Redact(location);
 }

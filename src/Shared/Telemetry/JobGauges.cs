@@ -34,20 +34,9 @@ public sealed class JobGauges
         var jobs = new List<JobReading>();
         foreach (JobStatus status in statuses)
         {
-            long pendingBatches = 0;
-            long leasedBatches = 0;
-            long deadBatches = 0;
-            long pendingObjects = 0;
-            foreach (ClassStatus c in status.Classes)
-            {
-                pendingBatches += c.PendingBatches;
-                leasedBatches += c.LeasedBatches;
-                deadBatches += c.DeadBatches;
-                pendingObjects += Math.Max(0, c.Objects - c.Done - c.Failed - c.Dead);
-            }
-
+            JobTotals totals = status.Totals;
             KeyValuePair<string, object?>[] tags = [new(PipelineTags.JobId, status.Job.JobId.ToString("D"))];
-            jobs.Add(new JobReading(tags, pendingBatches, leasedBatches, deadBatches, pendingObjects));
+            jobs.Add(new JobReading(tags, totals.PendingBatches, totals.LeasedBatches, totals.DeadBatches, totals.Pending));
         }
 
         Volatile.Write(ref _snapshot, new Snapshot([.. jobs], _time.GetUtcNow()));

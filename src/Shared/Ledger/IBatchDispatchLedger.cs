@@ -1,0 +1,37 @@
+namespace PosCuda.Shared.Ledger;
+
+/// <summary>The dispatcher's part of the ledger: hands out batches, rescues lapsed leases and closes finished jobs.</summary>
+/// <remarks>Held by the one coordinator (<see cref="TryAcquireLeadershipAsync"/>) or by whoever hands batches to workers.</remarks>
+public interface IBatchDispatchLedger
+{
+    /// <summary>Claims the next pending batch of a running job (of <paramref name="jobId"/> only, if given).</summary>
+    /// <returns>The lease, or null when nothing is claimable now.</returns>
+    Task<BatchLease?> ClaimBatchAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, CancellationToken cancellationToken);
+
+    /// <summary>Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> (what a class shard hands out).</summary>
+    /// <returns>The lease, or null when that class has nothing claimable now.</returns>
+    Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken);
+
+    /// <summary>Takes or keeps the coordinator lease row for <paramref name="holderId"/>.</summary>
+    /// <returns>True while <paramref name="holderId"/> is the one coordinator that may act.</returns>
+    Task<bool> TryAcquireLeadershipAsync(string holderId, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Puts batches with expired leases back in play; dead-letters those that reached the job's attempt limit.</summary>
+    Task<MaintenanceResult> RescueExpiredLeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Puts every leased batch of a job back to pending without counting the attempt.</summary>
+    /// <remarks>
+    /// Only for a caller that knows no worker holds a lease, such as the single-machine tool that holds an exclusive lock on
+    /// its state folder and restarts after a crash. Old lease tokens stop working.
+    /// </remarks>
+    /// <returns>The batches put back.</returns>
+    Task<int> ResetLeasesAsync(Guid jobId, CancellationToken cancellationToken);
+
+    /// <summary>Returns running jobs whose batches are all done or dead: ready for their manifest.</summary>
+    Task<IReadOnlyList<Guid>> FindFinishedJobsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks one running job whose batches are all done or dead as completed.</summary>
+    /// <returns>False when the job is not running or not finished.</returns>
+    /// <remarks>The coordinator writes the manifest first and completes the job after, so a crash between the two only repeats the (idempotent) manifest.</remarks>
+    Task<bool> CompleteJobAsync(Guid jobId, CancellationToken cancellationToken);
+}
