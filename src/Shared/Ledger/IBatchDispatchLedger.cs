@@ -1,7 +1,8 @@
 namespace PosCuda.Shared.Ledger;
 
 /// <summary>The dispatcher's part of the ledger: hands out batches, rescues lapsed leases and closes finished jobs.</summary>
-/// <remarks>Held by the one coordinator (<see cref="TryAcquireLeadershipAsync"/>) or by whoever hands batches to workers.</remarks>
+/// <remarks>Held by the job coordinator and the class shards (the cluster singleton makes the coordinator one; the ledger's fencing keeps
+/// every write safe even if two ever acted at once).</remarks>
 public interface IBatchDispatchLedger
 {
     /// <summary>Claims the next pending batch of a running job (of <paramref name="jobId"/> only, if given).</summary>
@@ -11,10 +12,6 @@ public interface IBatchDispatchLedger
     /// <summary>Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> (what a class shard hands out).</summary>
     /// <returns>The lease, or null when that class has nothing claimable now.</returns>
     Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken);
-
-    /// <summary>Takes or keeps the coordinator lease row for <paramref name="holderId"/>.</summary>
-    /// <returns>True while <paramref name="holderId"/> is the one coordinator that may act.</returns>
-    Task<bool> TryAcquireLeadershipAsync(string holderId, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>Puts batches with expired leases back in play; dead-letters those that reached the job's attempt limit.</summary>
     Task<MaintenanceResult> RescueExpiredLeasesAsync(CancellationToken cancellationToken);

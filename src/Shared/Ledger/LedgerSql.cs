@@ -53,9 +53,6 @@ internal sealed record LedgerSql
     /// <summary>Marks the pending objects of a dead batch (<c>@batch</c>) dead with <c>@reason</c>.</summary>
     public required string KillObjects { get; init; }
 
-    /// <summary>Takes or keeps the coordinator lease (<c>@holder</c>, <c>@ttl</c>), returning the holder.</summary>
-    public required string TakeLeadership { get; init; }
-
     /// <summary>Puts batches with lapsed leases back (or dead-letters them), returning batch_id, state, attempts, last_error.</summary>
     public required string RescueExpired { get; init; }
 

@@ -133,12 +133,6 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
             UPDATE objects SET status = 'dead', reason = @reason, completed_at = now()
             WHERE batch_id = @batch AND status = 'pending'
             """,
-        TakeLeadership = """
-            INSERT INTO coordinator_lease (id, holder, expires_at) VALUES (1, @holder, now() + @ttl)
-            ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-            WHERE coordinator_lease.holder = EXCLUDED.holder OR coordinator_lease.expires_at < now()
-            RETURNING holder
-            """,
 
         // Two coordinators never rescue the same batch: each skips the rows the other has locked.
         RescueExpired = """

@@ -338,18 +338,6 @@ public abstract class SqlWorkLedger : IWorkLedger
     }
 
     /// <inheritdoc />
-    public Task<bool> TryAcquireLeadershipAsync(string holderId, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(holderId);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
-        return WriteAsync("take the coordinator lease", async (connection, transaction, ct) =>
-        {
-            await using var command = Command(connection, transaction, _sql.TakeLeadership).With("@holder", holderId).With("@ttl", Duration(ttl));
-            return await command.ExecuteScalarAsync(ct) is string holder && holder == holderId;
-        }, atomic: false, cancellationToken);
-    }
-
-    /// <inheritdoc />
     public Task<MaintenanceResult> RescueExpiredLeasesAsync(CancellationToken cancellationToken) =>
         WriteAsync("rescue expired leases", async (connection, transaction, ct) =>
         {

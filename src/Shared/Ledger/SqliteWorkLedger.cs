@@ -117,12 +117,6 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
             UPDATE objects SET status = 'dead', reason = @reason, completed_at = {Now}
             WHERE batch_id = @batch AND status = 'pending'
             """,
-        TakeLeadership = $"""
-            INSERT INTO coordinator_lease (id, holder, expires_at) VALUES (1, @holder, {Now} + @ttl)
-            ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-            WHERE coordinator_lease.holder = excluded.holder OR coordinator_lease.expires_at < {Now}
-            RETURNING holder
-            """,
         RescueExpired = $"""
             UPDATE batches
             SET state = CASE WHEN attempts >= {MaxAttempts} THEN 'dead' ELSE 'pending' END,

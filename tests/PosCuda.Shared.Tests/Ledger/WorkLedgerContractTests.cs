@@ -418,30 +418,6 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TryAcquireLeadership_TwoHolders_ExactlyOneLeadsUntilTtlLapses()
-    {
-        var ttl = TimeSpan.FromSeconds(2);
-        var both = await Task.WhenAll(
-            Task.Run(() => Ledger.TryAcquireLeadershipAsync("coordinator-a", ttl, Ct)),
-            Task.Run(() => Ledger.TryAcquireLeadershipAsync("coordinator-b", ttl, Ct)));
-        Assert.Equal(1, both.Count(won => won));
-        var (leader, other) = both[0] ? ("coordinator-a", "coordinator-b") : ("coordinator-b", "coordinator-a");
-
-        Assert.True(await Ledger.TryAcquireLeadershipAsync(leader, ttl, Ct));
-        Assert.False(await Ledger.TryAcquireLeadershipAsync(other, ttl, Ct));
-
-        // The leader stops renewing: the other takes over once the lease lapses, and then keeps it.
-        var deadline = Stopwatch.StartNew();
-        while (!await Ledger.TryAcquireLeadershipAsync(other, TimeSpan.FromMinutes(5), Ct))
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), "The lapsed leadership was never taken over.");
-            await Task.Delay(25, Ct);
-        }
-
-        Assert.False(await Ledger.TryAcquireLeadershipAsync(leader, ttl, Ct));
-    }
-
-    [Fact]
     public async Task CompleteFinishedJobs_UnfinishedBatch_WaitsThenCompletesOnce()
     {
         var planning = await Ledger.CreateJobAsync(Definition(source: "s3://planning/"), Ct);
