@@ -31,14 +31,15 @@ public static class EngineConfig
             akka.cluster {
               roles = [{{roles}}]
               seed-nodes = [{{seeds}}]
-              # Split brain resolver: keep-oldest on the coordinator role, down-if-alone (docs/architecture.md says why not keep-majority).
+              # Split brain resolver: keep-oldest over all nodes, down-if-alone (docs/architecture.md says why not keep-majority,
+              # and why not counted over the coordinator role).
               downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
               split-brain-resolver {
                 active-strategy = keep-oldest
                 stable-after = {{Seconds(settings.StableAfter)}}
                 keep-oldest {
                   down-if-alone = on
-                  role = "{{ClusterSettings.CoordinatorRole}}"
+                  role = ""
                 }
               }
               failure-detector {

@@ -1,46 +1,27 @@
 using Akka.Actor;
 using PosCuda.Engine.Actors;
-using PosCuda.Engine.Hosting;
 using PosCuda.Engine.Protocol;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
-using PosCuda.Testing;
 using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Engine;
 
-/// <summary>The class shard entity against a real (SQLite) ledger, in the Akka test kit, serialising every message.</summary>
-public sealed class ClassShardTests(ITestOutputHelper output)
-    : Akka.TestKit.Xunit2.TestKit(EngineConfig.Local(serializeAllMessages: true), nameof(ClassShardTests), output), IAsyncLifetime
+/// <summary>The class shard entity against a real (SQLite) ledger, every message serialised.</summary>
+public sealed class ClassShardTests(ITestOutputHelper output) : LedgerTestKit(nameof(ClassShardTests), output), IAsyncLifetime
 {
-    private readonly TempDirectory _temp = new();
-    private IWorkLedger _ledger = null!;
     private Guid _job;
 
     async Task IAsyncLifetime.InitializeAsync()
     {
-        _ledger = WorkLedger.Open("sqlite:" + _temp["ledger.db"]);
-        await _ledger.MigrateAsync(CancellationToken.None);
-        _job = await _ledger.CreateJobAsync(new JobDefinition("src", "dst", "regex:x", new ProtectionParameters(), "key", 1), CancellationToken.None);
-        // Class "a": three batches of two objects; class "b": one batch.
-        await _ledger.AddObjectsAsync(
-            _job,
-            [.. Enumerable.Range(0, 6).Select(i => new PlannedObject($"a/{i}.wav", "a", 100, null)), new PlannedObject("b/0.wav", "b", 100, null)],
-            2,
-            CancellationToken.None);
-        await _ledger.StartJobAsync(_job, CancellationToken.None);
-    }
-
-    async Task IAsyncLifetime.DisposeAsync()
-    {
-        await _ledger.DisposeAsync();
-        _temp.Dispose();
+        await InitializeAsync();
+        _job = await CreateJobAsync(("a", 6), ("b", 2)); // Class "a": three batches of two objects; class "b": one batch.
     }
 
     [Fact]
     public async Task Request_LeasesBatchesOfItsClassOnlyThenSaysNoBatch()
     {
-        IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "a"), _ledger));
+        IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "a"), Ledger));
         var granted = new List<BatchGranted>();
         for (int i = 0; i < 3; i++)
         {
@@ -54,14 +35,14 @@ public sealed class ClassShardTests(ITestOutputHelper output)
         Assert.All(granted, g => Assert.Equal(("a", 2, 1), (g.Label, g.Objects.Count, g.Attempt)));
         Assert.Equal(6, granted.SelectMany(g => g.Objects).Select(o => o.Key).Distinct(StringComparer.Ordinal).Count());
         Assert.All(granted.SelectMany(g => g.Objects), o => Assert.StartsWith("a/", o.Key, StringComparison.Ordinal));
-        ClassStatus b = Assert.Single((await _ledger.GetJobStatusAsync(_job, CancellationToken.None))!.Classes, c => c.Label == "b");
+        ClassStatus b = Assert.Single((await Ledger.GetJobStatusAsync(_job, CancellationToken.None))!.Classes, c => c.Label == "b");
         Assert.Equal(1, b.PendingBatches); // Untouched by the shard of "a".
     }
 
     [Fact]
     public async Task WorkerThatDies_ItsBatchIsGivenBackAtOnceAndCounted()
     {
-        IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), _ledger));
+        IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), Ledger));
         var worker = CreateTestProbe();
         shard.Tell(new RequestBatch(_job, "b", "doomed", 3600, null), worker.Ref);
         BatchGranted grant = await worker.ExpectMsgAsync<BatchGranted>(TimeSpan.FromSeconds(10));
@@ -70,27 +51,27 @@ public sealed class ClassShardTests(ITestOutputHelper output)
 
         ClassStatus status = await AwaitStatusAsync("b", c => c.PendingBatches == 1);
         Assert.Equal(0, status.LeasedBatches); // Back long before its one-hour lease would run out...
-        Assert.Equal(2, (await _ledger.ClaimClassBatchAsync("next", TimeSpan.FromMinutes(1), _job, "b", CancellationToken.None))!.Attempt); // ...and counted.
+        Assert.Equal(2, (await Ledger.ClaimClassBatchAsync("next", TimeSpan.FromMinutes(1), _job, "b", CancellationToken.None))!.Attempt); // ...and counted.
         var lease = new BatchLease(_job, new JobDefinition("src", "dst", "regex:x", new ProtectionParameters(), "key", 1), grant.BatchId, "b", grant.LeaseToken, 1, default, []);
-        await Assert.ThrowsAsync<LeaseLostException>(() => _ledger.CompleteBatchAsync(lease, [], CancellationToken.None)); // The dead worker's token is stale.
+        await Assert.ThrowsAsync<LeaseLostException>(() => Ledger.CompleteBatchAsync(lease, [], CancellationToken.None)); // The dead worker's token is stale.
     }
 
     [Fact]
     public async Task RestartedShard_LearnsHoldersFromRenewalsAndStillGivesBackTheirBatches()
     {
-        IActorRef first = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), _ledger));
+        IActorRef first = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), Ledger));
         var worker = CreateTestProbe();
         first.Tell(new RequestBatch(_job, "b", "w", 3600, null), worker.Ref);
         BatchGranted grant = await worker.ExpectMsgAsync<BatchGranted>(TimeSpan.FromSeconds(10));
         await WatchAndStopAsync(first); // The coordinator node holding the shard went away; the worker holds on.
 
-        IActorRef second = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), _ledger));
+        IActorRef second = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), Ledger));
         second.Tell(new StillHolding(_job, "b", grant.BatchId, grant.LeaseToken, grant.Attempt, "w"), worker.Ref);
         second.Tell(new KeepAlive(_job, "b"), TestActor); // A message after the renewal: the renewal has been handled.
         Sys.Stop(worker.Ref);
 
         await AwaitStatusAsync("b", c => c.PendingBatches == 1);
-        Assert.Equal(2, (await _ledger.ClaimClassBatchAsync("next", TimeSpan.FromMinutes(1), _job, "b", CancellationToken.None))!.Attempt);
+        Assert.Equal(2, (await Ledger.ClaimClassBatchAsync("next", TimeSpan.FromMinutes(1), _job, "b", CancellationToken.None))!.Attempt);
     }
 
     private async Task<ClassStatus> AwaitStatusAsync(string label, Func<ClassStatus, bool> done)
@@ -99,7 +80,7 @@ public sealed class ClassShardTests(ITestOutputHelper output)
         await AwaitAssertAsync(
             async () =>
             {
-                last = Assert.Single((await _ledger.GetJobStatusAsync(_job, CancellationToken.None))!.Classes, c => c.Label == label);
+                last = Assert.Single((await Ledger.GetJobStatusAsync(_job, CancellationToken.None))!.Classes, c => c.Label == label);
                 Assert.True(done(last), $"class {label}: {last}");
             },
             TimeSpan.FromSeconds(15),
