@@ -21,8 +21,13 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
     private readonly IActorRef _classShards;
     private readonly TimeSpan _interval;
     private readonly Guid? _onlyJob;
+    // How old a view of the open classes may be when a worker node asks.
+    private static readonly TimeSpan Freshness = TimeSpan.FromMilliseconds(100);
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _askers = [];
     private OpenClasses _open = OpenClasses.None;
+    private DateTime _openAt = DateTime.MinValue;
+    private bool _refreshing;
     private bool _passing;
     private bool _checking;
     private bool _checkAgain;
@@ -41,7 +46,8 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
 
         Receive<Tick>(_ => StartPass());
         Receive<PassDone>(OnPassDone);
-        Receive<GetOpenClasses>(_ => Sender.Tell(_open));
+        Receive<GetOpenClasses>(_ => AnswerOpenClasses());
+        Receive<OpenRefreshed>(OnOpenRefreshed);
         Receive<BatchFinished>(_ => CheckFinished());
         Receive<CheckDone>(OnCheckDone);
     }
@@ -81,36 +87,89 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
         MaintenanceResult maintenance = await _ledger.RescueExpiredLeasesAsync(CancellationToken.None).ConfigureAwait(false);
         PipelineTelemetry.RecordMaintenance(maintenance, rescueStarted);
         await FinishJobsAsync().ConfigureAwait(false);
+        (OpenClasses open, IReadOnlyList<(Guid, string)> active) = await ReadWorkAsync(gauges: PipelineTelemetry.PendingBatches.Enabled).ConfigureAwait(false);
+        return new PassResult(maintenance, open, active);
+    }
 
+    // Which classes have batches waiting (open) or in hand (active); with gauges, also the full status of every running job.
+    private async Task<(OpenClasses Open, IReadOnlyList<(Guid, string)> Active)> ReadWorkAsync(bool gauges)
+    {
         var open = new List<OpenClass>();
         var active = new List<(Guid, string)>();
         var running = new List<JobStatus>();
         foreach (JobRecord job in await _ledger.ListJobsAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            if (job.State is not (JobState.Running or JobState.Planning)
-                || (_onlyJob is { } only && job.JobId != only)
-                || await _ledger.GetJobStatusAsync(job.JobId, CancellationToken.None).ConfigureAwait(false) is not JobStatus status)
+            if (job.State is not (JobState.Running or JobState.Planning) || (_onlyJob is { } only && job.JobId != only))
             {
                 continue;
             }
 
-            running.Add(status);
-            foreach (ClassStatus c in status.Classes)
+            foreach (ClassBatches c in await _ledger.GetClassBatchesAsync(job.JobId, CancellationToken.None).ConfigureAwait(false))
             {
-                if (c.PendingBatches > 0)
+                if (c.Claimable > 0)
                 {
-                    open.Add(new OpenClass(job.JobId, c.Label, c.PendingBatches, job.Definition.TraceParent));
+                    open.Add(new OpenClass(job.JobId, c.Label, c.Claimable, job.Definition.TraceParent));
                 }
 
-                if (c.PendingBatches + c.LeasedBatches > 0)
+                if (c.Pending + c.Leased > 0)
                 {
                     active.Add((job.JobId, c.Label));
                 }
             }
+
+            if (gauges && await _ledger.GetJobStatusAsync(job.JobId, CancellationToken.None).ConfigureAwait(false) is JobStatus status)
+            {
+                running.Add(status);
+            }
         }
 
-        PipelineTelemetry.JobGauges.Update(running);
-        return new PassResult(maintenance, new OpenClasses(open), active);
+        if (gauges)
+        {
+            PipelineTelemetry.JobGauges.Update(running); // Only when collected: the full status reads every object row.
+        }
+
+        return (new OpenClasses(open), active);
+    }
+
+    // Answers from the last view while it is fresh; otherwise reads the classes with work (a cheap read of batch counts) first, so
+    // that idle slots learn of newly opened batches within a fraction of the pass interval.
+    private void AnswerOpenClasses()
+    {
+        if (DateTime.UtcNow - _openAt <= Freshness)
+        {
+            Sender.Tell(_open);
+            return;
+        }
+
+        _askers.Add(Sender);
+        if (_refreshing)
+        {
+            return;
+        }
+
+        _refreshing = true;
+        ReadWorkAsync(gauges: false).ContinueWith(
+            t => new OpenRefreshed(t.IsCompletedSuccessfully ? t.Result.Open : null),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void OnOpenRefreshed(OpenRefreshed refreshed)
+    {
+        _refreshing = false;
+        if (refreshed.Open is not null)
+        {
+            _open = refreshed.Open;
+            _openAt = DateTime.UtcNow;
+        }
+
+        foreach (IActorRef asker in _askers)
+        {
+            asker.Tell(_open);
+        }
+
+        _askers.Clear();
     }
 
     private async Task FinishJobsAsync()
@@ -144,6 +203,7 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
         }
 
         _open = result.Open;
+        _openAt = DateTime.UtcNow;
         foreach ((Guid job, string label) in result.Active)
         {
             _classShards.Tell(new KeepAlive(job, label));
@@ -191,4 +251,6 @@ public sealed class JobCoordinator : ReceiveActor, IWithTimers
     private sealed record PassDone(PassResult? Result, Exception? Error) : INoSerializationVerificationNeeded;
 
     private sealed record CheckDone(Exception? Error) : INoSerializationVerificationNeeded;
+
+    private sealed record OpenRefreshed(OpenClasses? Open) : INoSerializationVerificationNeeded;
 }

@@ -105,6 +105,7 @@ public sealed class WorkerNode : ReceiveActor, IWithTimers
         {
             _waiting.Add(Sender);
             Sender.Tell(NoWorkTarget.Instance);
+            AskCoordinator(); // At once, not at the next tick: the view may be stale.
             return;
         }
 

@@ -20,6 +20,10 @@ public sealed class EngineNode : IAsyncDisposable
     /// <summary>The job coordinator singleton's name under /user.</summary>
     public const string CoordinatorName = "job-coordinator";
 
+    // How often the slots of the one-process engine look for newly opened batches (a message to a local actor and, at most every
+    // 100 ms, a read of batch counts): planning opens batches as it lists, and a slot should not idle for a whole pass interval.
+    private static readonly TimeSpan LocalRefresh = TimeSpan.FromMilliseconds(100);
+
     /// <summary>The class shards' sharding type name.</summary>
     public const string ClassShardType = "class-shard";
 
@@ -152,7 +156,7 @@ public sealed class EngineNode : IAsyncDisposable
         IActorRef classShards = system.ActorOf(LocalShardHost.Props(ledger), "class-shards");
         IActorRef coordinator = system.ActorOf(JobCoordinator.Props(ledger, finisher, classShards, interval, onlyJob), CoordinatorName);
         IActorRef workers = system.ActorOf(
-            WorkerNode.Props(worker.Settings, worker.Runner, new JobDefinitions(ledger), coordinator, classShards, interval), "worker");
+            WorkerNode.Props(worker.Settings, worker.Runner, new JobDefinitions(ledger), coordinator, classShards, LocalRefresh), "worker");
         var node = new EngineNode(system, coordinator, classShards, workers, TimeSpan.FromDays(1));
         node.RegisterDrain();
         return node;

@@ -68,6 +68,6 @@ internal sealed record LedgerSql
     /// <summary>Per class of <c>@job</c>: label, objects, done, failed, dead, clipped, bytes, recent objects, recent bytes (integers).</summary>
     public required string ClassObjects { get; init; }
 
-    /// <summary>Per class of <c>@job</c>: label, pending, leased, done and dead batches, retries (integers).</summary>
+    /// <summary>Per class of <c>@job</c>: label, pending (planned or pending), leased, done and dead batches, retries, claimable (pending) batches (integers).</summary>
     public required string ClassBatches { get; init; }
 }

@@ -184,7 +184,8 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
                 (count(*) FILTER (WHERE state = 'leased'))::int,
                 (count(*) FILTER (WHERE state = 'done'))::int,
                 (count(*) FILTER (WHERE state = 'dead'))::int,
-                COALESCE(sum(GREATEST(attempts - 1, 0)), 0)::int
+                COALESCE(sum(GREATEST(attempts - 1, 0)), 0)::int,
+                (count(*) FILTER (WHERE state = 'pending'))::int
             FROM batches WHERE job_id = @job GROUP BY label
             """,
     };

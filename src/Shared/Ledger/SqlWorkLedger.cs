@@ -388,6 +388,22 @@ public abstract class SqlWorkLedger : IWorkLedger
         }, atomic: false, cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<ClassBatches>> GetClassBatchesAsync(Guid jobId, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<ClassBatches>>("read a job's batches", async (connection, transaction, ct) =>
+        {
+            var classes = new List<ClassBatches>();
+            await using var command = Command(connection, transaction, _sql.ClassBatches).With("@job", Id(jobId));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                classes.Add(new ClassBatches(
+                    reader.GetString(0), reader.GetInt32(1), reader.GetInt32(6), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4)));
+            }
+
+            return classes;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<JobStatus?> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken) =>
         ReadAsync("read a job's status", async (connection, transaction, ct) =>
         {

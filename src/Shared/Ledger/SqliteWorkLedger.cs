@@ -155,7 +155,7 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
             """,
         ClassBatches = """
             SELECT label, sum(state IN ('planned', 'pending')), sum(state = 'leased'), sum(state = 'done'), sum(state = 'dead'),
-                sum(max(attempts - 1, 0))
+                sum(max(attempts - 1, 0)), sum(state = 'pending')
             FROM batches WHERE job_id = @job GROUP BY label
             """,
     };
