@@ -5,23 +5,32 @@ using System.Globalization;
 namespace PosCuda.Pipeline.Tests.Distributed;
 
 /// <summary>A <c>poscuda</c> or <c>poscuda-worker</c> child process, for tests that must SIGKILL or SIGTERM it.</summary>
-/// <remarks>Runs <c>dotnet TOOL.dll</c> from the test's bin folder; keeps its last output lines for failure messages; kills it on dispose.</remarks>
+/// <remarks>Runs <c>dotnet TOOL.dll</c> from the test's bin folder (behind a launcher such as <c>ip netns exec NS</c> if given); keeps its
+/// last output lines for failure messages and every line for <see cref="WaitForLineAsync"/>; kills it on dispose.</remarks>
 public sealed class PoscudaProcess : IAsyncDisposable
 {
     private const int LinesKept = 60;
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly List<string> _history = [];
 
-    private PoscudaProcess(string name, string tool, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
+    private PoscudaProcess(
+        string name, string tool, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string>? launcher = null)
     {
         Name = name;
-        var start = new ProcessStartInfo("dotnet")
+        launcher = [.. launcher ?? [], "dotnet"];
+        var start = new ProcessStartInfo(launcher[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (string arg in launcher.Skip(1))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, tool + ".dll"));
         foreach (string arg in args)
         {
@@ -58,9 +67,10 @@ public sealed class PoscudaProcess : IAsyncDisposable
     /// <summary>Its exit code (once exited).</summary>
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <c>poscuda-worker</c> with <paramref name="args"/>.</summary>
-    public static PoscudaProcess StartWorker(string name, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment = null)
-        => new(name, "poscuda-worker", args, environment);
+    /// <summary>Starts <c>poscuda-worker</c> with <paramref name="args"/>, through <paramref name="launcher"/> when given (e.g. <c>ip netns exec NS</c>).</summary>
+    public static PoscudaProcess StartWorker(
+        string name, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
+        => new(name, "poscuda-worker", args, environment, launcher);
 
     /// <summary>Starts <c>poscuda</c> with <paramref name="args"/>.</summary>
     public static PoscudaProcess StartPoscuda(string name, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment = null)
@@ -130,6 +140,21 @@ public sealed class PoscudaProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Waits until the process prints a line that <paramref name="match"/> takes (or has printed one) and returns the first such line.</summary>
+    /// <exception cref="TimeoutException">No such line in time.</exception>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+        => (await Poll.UntilAsync(() => Task.FromResult(FindLine(match)), static line => line is not null, timeout, what, Output))!;
+
+    /// <summary>The first line it printed that <paramref name="match"/> takes, or null.</summary>
+    public string? FindLine(Func<string, bool> match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        lock (_history)
+        {
+            return _history.Find(l => match(l));
+        }
+    }
+
     /// <summary>Its last output lines.</summary>
     public string Output() => $"[{Name} output]{Environment.NewLine}{string.Join(Environment.NewLine, _output)}";
 
@@ -153,6 +178,11 @@ public sealed class PoscudaProcess : IAsyncDisposable
         if (line is null)
         {
             return;
+        }
+
+        lock (_history)
+        {
+            _history.Add(line);
         }
 
         _output.Enqueue(line);
