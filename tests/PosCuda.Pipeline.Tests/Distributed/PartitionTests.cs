@@ -16,7 +16,7 @@ namespace PosCuda.Pipeline.Tests.Distributed;
 /// <remarks>
 /// <para>The namespace is joined to this machine by two veth pairs. Over the cluster link it reaches the coordinator nodes (every other
 /// node binds the link's host-side address, which stays reachable here while the link is down) and the ledger (through a relay to
-/// PostgreSQL's loopback port). Over the storage link it reaches moto through a slow proxy. Only the cluster link is cut: the worker
+/// PostgreSQL's loopback port). Over the storage link it reaches moto through a slow proxy listening on that link's host-side address. Only the cluster link is cut: the worker
 /// keeps its object store, finishes its batch while partitioned and tries to record it, the zombie the lease fencing exists for.</para>
 /// <para>Needs root and iproute2; skipped with the reason where namespaces cannot be created, except under <c>CI=true</c>, where it fails.</para>
 /// </remarks>
@@ -34,11 +34,11 @@ public sealed partial class PartitionTests(PostgresServer postgres, DistributedF
         VethLink storageLink = await ns.AddLinkAsync();
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 10);
         job.ClusterHost = clusterLink.HostAddress.ToString();
+        job.SerializeAllMessages = false; // See DistributedJob.SerializeAllMessages: with it, Akka's own cluster traffic breaks.
         job.WorkerLeaseSeconds = "60"; // Long: the cut-off worker's batch must come back through the cluster downing it, not by its lease running out.
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(30));
-        await using var slowInside = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(400));
+        await using var slowInside = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(400), storageLink.HostAddress);
         await using var ledgerRelay = new TcpRelay(clusterLink.HostAddress, new IPEndPoint(IPAddress.Loopback, Postgres.Port));
-        await using var storeRelay = new TcpRelay(storageLink.HostAddress, new IPEndPoint(IPAddress.Loopback, slowInside.Endpoint.Port));
         string ledgerInside = new NpgsqlConnectionStringBuilder(job.LedgerLocation)
         {
             Host = ledgerRelay.Endpoint.Address.ToString(),
@@ -49,7 +49,7 @@ public sealed partial class PartitionTests(PostgresServer postgres, DistributedF
         PoscudaProcess[] coordinators = [await StartCoordinatorAsync(job, "coordinator-1"), await StartCoordinatorAsync(job, "coordinator-2")];
         PoscudaProcess cutOff = job.StartWorkerAt(
             CutOff,
-            new WorkerPlacement(clusterLink.NamespaceAddress.ToString(), ledgerInside, storeRelay.HttpEndpoint, ns.Exec),
+            new WorkerPlacement(clusterLink.NamespaceAddress.ToString(), ledgerInside, slowInside.Endpoint, ns.Exec),
             concurrency: 2,
             "--drain-seconds", "300"); // Once downed, it keeps trying to record its batch until the link is back.
         PoscudaProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint)];

@@ -33,9 +33,6 @@ public sealed class TcpRelay : IAsyncDisposable
     /// <summary>Where the relay listens.</summary>
     public IPEndPoint Endpoint { get; }
 
-    /// <summary>The relay's endpoint as an <c>http://ADDRESS:PORT/</c> URL (for an HTTP server behind it).</summary>
-    public Uri HttpEndpoint => new($"http://{Endpoint}/");
-
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
