@@ -67,7 +67,7 @@ sql() { psql -h 127.0.0.1 -p "$PGPORT" -U poscuda -d postgres -At -c "$1"; }
 
 # SIGKILL worker 2 once a third of the job is done.
 until [ "$($POSCUDA status "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')" -ge 1000 ]; do sleep 0.2; done
-kill -9 "$w2"; killed_at=$(date +%s.%N)
+{ kill -9 "$w2"; killed_at=$(date +%s.%N); wait "$w2"; } 2>/dev/null || true # (reaped at once: no job-control notice)
 held=$(sql "SELECT count(*) FROM batches WHERE job_id='$job' AND state='leased' AND lease_owner LIKE 'worker2/%'")
 echo "SIGKILLed worker 2 holding $held batch(es), at $($POSCUDA status "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])') objects done"
 reassigned() { # batches the class shards gave back from worker 2, per their log lines
