@@ -90,21 +90,34 @@ public sealed class DistributedJob : IAsyncDisposable
     /// <param name="concurrency">Objects in flight.</param>
     /// <param name="extra">More options.</param>
     public ChildProcess StartWorker(string name, Uri? endpoint = null, int concurrency = 2, params string[] extra)
+        => StartWorkerAt(name, new WorkerPlacement(ClusterHost, LedgerLocation, endpoint ?? Fixture.Moto.Endpoint), concurrency, extra);
+
+    /// <summary>Starts a <c>poscuda-worker</c> node elsewhere (another network namespace): its own launcher, address, ledger and S3 routes.</summary>
+    /// <param name="name">Its worker id.</param>
+    /// <param name="placement">Where it runs and how it reaches the cluster, the ledger and the store.</param>
+    /// <param name="concurrency">Objects in flight.</param>
+    /// <param name="extra">More options.</param>
+    public ChildProcess StartWorkerAt(string name, WorkerPlacement placement, int concurrency = 2, params string[] extra)
     {
+        ArgumentNullException.ThrowIfNull(placement);
         ChildProcess worker = PoscudaTool.Start(
             name,
             PoscudaTool.Worker,
             [
-                "--ledger", LedgerLocation, "--keyring", Fixture.KeyringPath, "--worker-id", name,
+                "--ledger", placement.LedgerLocation, "--keyring", Fixture.KeyringPath, "--worker-id", name,
                 "--lease-seconds", WorkerLeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
-                "--s3-endpoint", (endpoint ?? Fixture.Moto.Endpoint).ToString(), .. ClusterOptions(0), .. extra,
-            ]);
+                "--s3-endpoint", placement.S3Endpoint.ToString(), .. ClusterOptions(0, placement.Hostname), .. extra,
+            ],
+            launcher: placement.Launcher);
         _processes.Add(worker);
         return worker;
     }
 
     /// <summary>The lease workers started from now on take (default <see cref="LeaseSeconds"/>).</summary>
     public string WorkerLeaseSeconds { get; set; } = LeaseSeconds;
+
+    /// <summary>The address the coordinator nodes and the workers started without a placement bind and advertise (default 127.0.0.1).</summary>
+    public string ClusterHost { get; set; } = "127.0.0.1";
 
     /// <summary>Starts a <c>poscuda coordinator</c> node: the first one started forms the cluster, later ones join it.</summary>
     public ChildProcess StartCoordinator(string name)
@@ -118,18 +131,22 @@ public sealed class DistributedJob : IAsyncDisposable
         ChildProcess coordinator = PoscudaTool.Start(
             name,
             PoscudaTool.Poscuda,
-            ["coordinator", "--ledger", LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString(), .. ClusterOptions(port)]);
+            ["coordinator", "--ledger", LedgerLocation, "--s3-endpoint", Fixture.Moto.Endpoint.ToString(), .. ClusterOptions(port, ClusterHost)]);
         _processes.Add(coordinator);
         return coordinator;
     }
 
-    /// <summary>The cluster options of a node on <paramref name="port"/>: the coordinator nodes started so far are the seeds (the first
-    /// started first, so it forms the cluster); short failure detection.</summary>
-    public string[] ClusterOptions(int port)
+    /// <summary>The cluster options of a node at <paramref name="hostname"/>:<paramref name="port"/>: the coordinator nodes started so far
+    /// (at <see cref="ClusterHost"/>) are the seeds (the first started first, so it forms the cluster); short failure detection.</summary>
+    public string[] ClusterOptions(int port, string hostname)
     {
         lock (_coordinatorPorts)
         {
-            return ["--hostname", "127.0.0.1", "--port", Text(port), "--stable-after", "2", .. _coordinatorPorts.SelectMany(p => new[] { "--seed", $"127.0.0.1:{Text(p)}" })];
+            return
+            [
+                "--hostname", hostname, "--port", Text(port), "--stable-after", "2",
+                .. _coordinatorPorts.SelectMany(p => new[] { "--seed", $"{ClusterHost}:{Text(p)}" }),
+            ];
         }
     }
 

@@ -40,8 +40,22 @@ public static class PoscudaTool
     }
 
     /// <summary>Starts <paramref name="tool"/> as a long-running child process named <paramref name="name"/>.</summary>
-    public static ChildProcess Start(string name, string tool, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
-        => ChildProcess.Start(Command(tool, arguments, environment, name));
+    /// <param name="name">Its name in failure messages.</param>
+    /// <param name="tool"><see cref="Poscuda"/> or <see cref="Worker"/>.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="environment">Variables to set over the defaults.</param>
+    /// <param name="launcher">A command that runs it (such as <c>ip netns exec NS</c>), or null to run <c>dotnet</c> directly.</param>
+    public static ChildProcess Start(
+        string name, string tool, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
+    {
+        ChildCommand command = Command(tool, arguments, environment, name);
+        if (launcher is { Count: > 0 })
+        {
+            command = command with { FileName = launcher[0], Arguments = [.. launcher.Skip(1), command.FileName, .. command.Arguments] };
+        }
+
+        return ChildProcess.Start(command);
+    }
 
     /// <summary>Runs <c>poscuda ARGS</c> to completion (killed after <paramref name="timeout"/>, two minutes by default).</summary>
     /// <exception cref="TimeoutException">It ran too long and was killed.</exception>

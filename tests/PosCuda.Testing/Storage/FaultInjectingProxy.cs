@@ -33,8 +33,9 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     private int _sinceFailEvery;
     private ProxyFault _fault;
 
-    /// <summary>Starts a proxy on a free loopback port that forwards to <paramref name="upstream"/>.</summary>
-    public FaultInjectingProxy(Uri upstream)
+    /// <summary>Starts a proxy on a free port of <paramref name="listenOn"/> (default loopback) that forwards to <paramref name="upstream"/>.</summary>
+    /// <remarks>Clients must name that address in the URL (HttpListener matches the Host header): a relay in front will not do.</remarks>
+    public FaultInjectingProxy(Uri upstream, IPAddress? listenOn = null)
     {
         ArgumentNullException.ThrowIfNull(upstream);
         _upstream = upstream;
@@ -45,19 +46,19 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
             AutomaticDecompression = DecompressionMethods.None,
         })
         { Timeout = Timeout.InfiniteTimeSpan };
-        (_listener, Endpoint) = StartListener();
+        (_listener, Endpoint) = StartListener(listenOn ?? IPAddress.Loopback);
         _acceptLoop = AcceptLoopAsync();
     }
 
-    /// <summary>A proxy that holds every request for <paramref name="delay"/> before forwarding it: a slow store.</summary>
-    public static FaultInjectingProxy Slow(Uri upstream, TimeSpan delay)
+    /// <summary>A proxy (on <paramref name="listenOn"/>, default loopback) that holds every request for <paramref name="delay"/> before forwarding it: a slow store.</summary>
+    public static FaultInjectingProxy Slow(Uri upstream, TimeSpan delay, IPAddress? listenOn = null)
     {
-        var proxy = new FaultInjectingProxy(upstream) { Delay = delay };
+        var proxy = new FaultInjectingProxy(upstream, listenOn) { Delay = delay };
         proxy.FailEvery(1, ProxyFault.Delay);
         return proxy;
     }
 
-    /// <summary>The proxy's endpoint, <c>http://127.0.0.1:PORT/</c>.</summary>
+    /// <summary>The proxy's endpoint, <c>http://127.0.0.1:PORT/</c> (or the address it listens on).</summary>
     public Uri Endpoint { get; }
 
     /// <summary>How long <see cref="ProxyFault.Delay"/> waits before forwarding.</summary>
@@ -133,19 +134,19 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
         _http.Dispose();
     }
 
-    private static (HttpListener Listener, Uri Endpoint) StartListener()
+    private static (HttpListener Listener, Uri Endpoint) StartListener(IPAddress address)
     {
         for (int attempt = 0; ; attempt++)
         {
             int port;
-            using (var probe = new TcpListener(IPAddress.Loopback, 0))
+            using (var probe = new TcpListener(address, 0))
             {
                 probe.Start();
                 port = ((IPEndPoint)probe.LocalEndpoint).Port;
             }
 
             var listener = new HttpListener();
-            string prefix = $"http://127.0.0.1:{port}/";
+            string prefix = $"http://{address}:{port}/";
             listener.Prefixes.Add(prefix);
             try
             {
