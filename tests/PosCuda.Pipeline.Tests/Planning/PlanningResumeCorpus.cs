@@ -41,7 +41,7 @@ internal sealed class PlanningResumeCorpus
         while (DateTime.UtcNow < deadline)
         {
             Assert.False(process.HasExited, "planning finished before it could be killed: " + process.Describe());
-            Signal(process.Id, Sigstop);
+            Signal(process, Sigstop);
             await using DbConnection? connection = await TryAsync(open);
             if (connection is not null && await TryReadAsync(connection) is ("planning", { Count: > 0 } planned))
             {
@@ -49,7 +49,7 @@ internal sealed class PlanningResumeCorpus
                 return planned;
             }
 
-            Signal(process.Id, Sigcont);
+            Signal(process, Sigcont);
             await Task.Delay(1);
         }
 
@@ -117,7 +117,15 @@ internal sealed class PlanningResumeCorpus
         }
     }
 
-    private static void Signal(int pid, int signal) => Assert.Equal(0, Kill(pid, signal));
+    // A failure names what became of the process (it may have finished planning, and the whole job, between two steps).
+    private static void Signal(ChildProcess process, int signal)
+    {
+        if (Kill(process.Id, signal) != 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            Assert.Fail($"signal {signal} to {process.Id} failed (errno {error}); exited: {process.HasExited}, exit code {process.ExitCode}; {process.Describe()}");
+        }
+    }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
