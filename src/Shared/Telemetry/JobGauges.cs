@@ -42,7 +42,7 @@ public sealed class JobGauges
         Volatile.Write(ref _snapshot, new Snapshot([.. jobs], _time.GetUtcNow()));
     }
 
-    /// <summary>Forgets every job (the coordinator lost the leader lease).</summary>
+    /// <summary>Forgets every job.</summary>
     public void Clear() => Volatile.Write(ref _snapshot, s_empty);
 
     /// <summary>Jobs in the current snapshot (empty once it is older than the maximum age).</summary>
