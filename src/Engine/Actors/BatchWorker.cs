@@ -168,7 +168,7 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
             // its lease runs out and the coordinator takes it back.
             try
             {
-                await _runner.GiveBackAsync(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken, grant.Attempt).ConfigureAwait(false);
+                await _runner.GiveBackAsync(grant.BatchId, grant.LeaseToken, grant.Attempt).ConfigureAwait(false);
             }
             catch (Exception release) when (release is not OutOfMemoryException)
             {
@@ -205,7 +205,7 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
         // Claimed for this slot but no longer wanted: give it back uncounted, fenced by its token.
         IActorRef shards = _classShards;
         var returned = new BatchReturned(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken);
-        _runner.GiveBackAsync(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken, grant.Attempt)
+        _runner.GiveBackAsync(grant.BatchId, grant.LeaseToken, grant.Attempt)
             .ContinueWith(_ => shards.Tell(returned), TaskScheduler.Default);
     }
 

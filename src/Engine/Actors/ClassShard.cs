@@ -25,7 +25,6 @@ public sealed class ClassShard : ReceiveActor
     private readonly Dictionary<long, Held> _held = [];
     private readonly Dictionary<IActorRef, HashSet<long>> _byWorker = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private JobDefinition? _job;
 
     /// <summary>Creates the entity of <paramref name="entityId"/> (<c>{job}/{class}</c>).</summary>
     public ClassShard(string entityId, IWorkLedger ledger)
@@ -56,7 +55,7 @@ public sealed class ClassShard : ReceiveActor
         IActorRef worker = Sender;
         TimeSpan lease = TimeSpan.FromSeconds(request.LeaseSeconds);
         Activity? claim = PipelineTelemetry.ActivitySource.StartActivity(
-            SpanNames.Claim, ActivityKind.Server, PipelineTelemetry.ParseTraceParent(request.TraceParent ?? _job?.TraceParent));
+            SpanNames.Claim, ActivityKind.Server, PipelineTelemetry.ParseTraceParent(request.TraceParent));
         claim?.SetTag(PipelineTags.JobId, _jobId.ToString("D"));
         claim?.SetTag(PipelineTags.Class, _label);
         claim?.SetTag(PipelineTags.WorkerId, request.WorkerId);
@@ -86,7 +85,6 @@ public sealed class ClassShard : ReceiveActor
             return;
         }
 
-        _job ??= lease.Job;
         Track(claimed.Worker, new Held(lease.BatchId, lease.LeaseToken, lease.Attempt, claimed.WorkerId));
         claimed.Worker.Tell(new BatchGranted(
             _jobId, _label, lease.BatchId, lease.LeaseToken, lease.Attempt, lease.ExpiresAt, lease.Objects, claimed.TraceParent));
@@ -152,15 +150,13 @@ public sealed class ClassShard : ReceiveActor
 
     private async Task<int> GiveBackAsync(IReadOnlyList<Held> batches, string worker)
     {
-        JobDefinition job = _job ?? (await _ledger.GetJobAsync(_jobId, CancellationToken.None).ConfigureAwait(false))?.Definition
-            ?? throw new InvalidOperationException($"Job {_jobId} is not in the ledger.");
         int given = 0;
         foreach (Held held in batches)
         {
-            var lease = new BatchLease(_jobId, job, held.BatchId, _label, held.Token, held.Attempt, default, []);
             try
             {
-                await _ledger.ReleaseBatchAsync(lease, $"worker {worker} was lost while holding the batch", CancellationToken.None).ConfigureAwait(false);
+                await _ledger.ReleaseBatchAsync(held.BatchId, held.Token, $"worker {worker} was lost while holding the batch", CancellationToken.None)
+                    .ConfigureAwait(false);
                 given++;
             }
             catch (LeaseLostException)

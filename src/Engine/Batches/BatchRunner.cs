@@ -23,9 +23,6 @@ public sealed class BatchRunner
     private readonly ILogger _logger;
     private readonly ResiliencePipeline _finishing;
 
-    // Stands in for a job definition where only a batch id and token are read.
-    private static readonly JobDefinition NoDefinition = new("", "", "", new PosCuda.Shared.Protection.ProtectionParameters(), "", 0);
-
     /// <summary>Creates a runner over a ledger and a processor.</summary>
     public BatchRunner(IWorkLedger ledger, BatchProcessor processor, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -94,7 +91,7 @@ public sealed class BatchRunner
         {
             telemetry.Completed(results);
             using Activity? completing = telemetry.StartCompletion();
-            return await FinishAsync(lease, ct => _ledger.CompleteBatchAsync(lease, results, ct)).ConfigureAwait(false)
+            return await FinishAsync(lease.BatchId, lease.Attempt, ct => _ledger.CompleteBatchAsync(lease, results, ct)).ConfigureAwait(false)
                 ? BatchOutcome.Completed
                 : BatchOutcome.Lost;
         }
@@ -107,20 +104,16 @@ public sealed class BatchRunner
 
         telemetry.Released(error);
         using Activity? releasing = telemetry.StartCompletion();
-        bool released = await FinishAsync(lease, ct => _ledger.ReleaseBatchAsync(lease, error, ct)).ConfigureAwait(false);
+        bool released = await FinishAsync(lease.BatchId, lease.Attempt, ct => _ledger.ReleaseBatchAsync(lease.BatchId, lease.LeaseToken, error, ct)).ConfigureAwait(false);
         return !released ? BatchOutcome.Lost : error is null ? BatchOutcome.Released : BatchOutcome.Failed;
     }
 
     /// <summary>Gives back a batch that was never started, without counting the attempt (fenced by its token; a stale token is ignored).</summary>
-    public async Task GiveBackAsync(Guid jobId, string label, long batchId, Guid leaseToken, int attempt)
-    {
-        // Release reads only the batch and its token; the definition is not needed for it.
-        var lease = new BatchLease(jobId, NoDefinition, batchId, label, leaseToken, attempt, default, []);
-        await FinishAsync(lease, ct => _ledger.ReleaseBatchAsync(lease, null, ct)).ConfigureAwait(false);
-    }
+    public async Task GiveBackAsync(long batchId, Guid leaseToken, int attempt)
+        => await FinishAsync(batchId, attempt, ct => _ledger.ReleaseBatchAsync(batchId, leaseToken, null, ct)).ConfigureAwait(false);
 
     // False when the ledger refused the lease token (the batch was given to another worker meanwhile).
-    private async Task<bool> FinishAsync(BatchLease lease, Func<CancellationToken, Task> finish)
+    private async Task<bool> FinishAsync(long batchId, int attempt, Func<CancellationToken, Task> finish)
     {
         try
         {
@@ -132,7 +125,7 @@ public sealed class BatchRunner
             Activity.Current?.SetTag(PipelineTags.Outcome, "lost");
             _logger.LogWarning(
                 "The ledger refused batch {BatchId} (attempt {Attempt}): its lease token is stale, another worker holds it; nothing recorded",
-                lease.BatchId, lease.Attempt);
+                batchId, attempt);
             return false;
         }
     }

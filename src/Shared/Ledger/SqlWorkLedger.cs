@@ -301,17 +301,16 @@ public abstract class SqlWorkLedger : IWorkLedger
     }
 
     /// <inheritdoc />
-    public Task ReleaseBatchAsync(BatchLease lease, string? error, CancellationToken cancellationToken)
+    public Task ReleaseBatchAsync(long batchId, Guid leaseToken, string? error, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(lease);
         var lastError = error is null ? null : LedgerText.Truncate(error);
         return WriteAsync("release a batch", async (connection, transaction, ct) =>
         {
             string state;
             int attempts;
             await using (var command = Command(connection, transaction, lastError is null ? _sql.ReleaseVoluntary : _sql.ReleaseWithError)
-                .With("@batch", lease.BatchId)
-                .With("@token", Id(lease.LeaseToken)))
+                .With("@batch", batchId)
+                .With("@token", Id(leaseToken)))
             {
                 if (lastError is not null)
                 {
@@ -321,7 +320,7 @@ public abstract class SqlWorkLedger : IWorkLedger
                 await using var reader = await command.ExecuteReaderAsync(ct);
                 if (!await reader.ReadAsync(ct))
                 {
-                    throw new LeaseLostException(lease.BatchId);
+                    throw new LeaseLostException(batchId);
                 }
 
                 state = reader.GetString(0);
@@ -330,7 +329,7 @@ public abstract class SqlWorkLedger : IWorkLedger
 
             if (state == "dead")
             {
-                await KillObjectsAsync(connection, transaction, lease.BatchId, LedgerText.DeadObjectReason(attempts, lastError), ct);
+                await KillObjectsAsync(connection, transaction, batchId, LedgerText.DeadObjectReason(attempts, lastError), ct);
             }
 
             return true;
