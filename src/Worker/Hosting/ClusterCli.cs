@@ -43,11 +43,17 @@ public sealed class ClusterCli
         DefaultValueFactory = _ => 10,
     }.Positive();
 
+    /// <summary>Checks the options and environment, prints the settings the node would run with and exits, starting nothing.</summary>
+    public Option<bool> CheckConfig { get; } = new("--check-config")
+    {
+        Description = "Check the options and environment, print the settings this node would run with (JSON, no secrets) and exit: 0, or 2 with the reason. Starts nothing and connects to nothing.",
+    };
+
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (Option option in (Option[])[Port, Hostname, PublicHostname, Seeds, Discovery, ManagementPort, StableAfter])
+        foreach (Option option in (Option[])[Port, Hostname, PublicHostname, Seeds, Discovery, ManagementPort, StableAfter, CheckConfig])
         {
             command.Options.Add(option);
         }

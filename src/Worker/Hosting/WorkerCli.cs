@@ -81,6 +81,11 @@ public static class WorkerCli
                 return 2;
             }
 
+            if (parse.GetValue(cluster.CheckConfig))
+            {
+                return await CheckConfigAsync(parse, clusterSettings, ledgerLocation).ConfigureAwait(false);
+            }
+
             try
             {
                 Keyring keyring = KeyringFile.Load(parse.GetRequiredValue(keyringOption));
@@ -106,6 +111,39 @@ public static class WorkerCli
                 logger.LogCritical("poscuda-worker: {Error}", e.Message);
                 return 1;
             }
+        }
+
+        // The keyring is named, not read: it is a mounted secret where the node runs, not where its manifest is checked.
+        async Task<int> CheckConfigAsync(ParseResult parse, ClusterSettings clusterSettings, string ledgerLocation)
+        {
+            string ledger;
+            try
+            {
+                await using IWorkLedger opened = WorkLedger.Open(ledgerLocation);
+                ledger = opened.Describe();
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            var settings = new WorkerSettings(
+                parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
+                parse.GetValue(slotsOption),
+                parse.GetValue(concurrencyOption),
+                TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
+            string report = NodeConfigReport.Write("poscuda-worker", clusterSettings, ledger, json =>
+            {
+                json.WriteString("keyring", Path.GetFullPath(parse.GetRequiredValue(keyringOption)));
+                json.WriteString("workerId", settings.WorkerId);
+                json.WriteNumber("slots", settings.Slots);
+                json.WriteNumber("concurrency", settings.Concurrency);
+                json.WriteNumber("leaseSeconds", settings.LeaseDuration.TotalSeconds);
+                json.WriteString("s3Endpoint", parse.GetValue(endpointOption));
+            });
+            await Console.Out.WriteLineAsync(report).ConfigureAwait(false);
+            return 0;
         }
     }
 }
