@@ -67,7 +67,6 @@ public static class EngineConfig
                   hostname = {{Quote(settings.PublicHostname ?? settings.Hostname)}}
                   port = {{settings.ManagementHttpPort}}
                   bind-hostname = "0.0.0.0"
-                  routes.{{HealthRoutes.ConfigName}} = "PosCuda.Engine.Hosting.HealthRoutes, PosCuda.Engine"
                 }
                 akka.management.cluster.bootstrap.contact-point-discovery {
                   discovery-method = kubernetes-api

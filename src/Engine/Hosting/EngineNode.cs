@@ -85,6 +85,11 @@ public sealed class EngineNode : IAsyncDisposable
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
             // Readiness needs the ledger: one indexed read of the batch counts of no job is a round trip that also shows the schema is there.
             NodeHealth.Get(system).UseLedgerProbe(ct => ledger.GetClassBatchesAsync(Guid.Empty, ct));
+            if (settings.HealthPort > 0)
+            {
+                HealthEndpoint.Start(system, settings.HealthPort);
+            }
+
             if (settings.Discovery == ClusterDiscovery.Kubernetes)
             {
                 await AkkaManagement.Get(system).Start().ConfigureAwait(false);

@@ -3,7 +3,7 @@ using Akka.Cluster;
 
 namespace PosCuda.Engine.Hosting;
 
-/// <summary>Whether this node is alive and ready, as the liveness and readiness probes ask over Akka.Management's HTTP port.</summary>
+/// <summary>Whether this node is alive and ready, as the liveness and readiness probes ask (on <c>--health-port</c>).</summary>
 /// <remarks>
 /// Alive: the actor system runs and its dispatcher answers within <see cref="AnswerTimeout"/> (a wedged system is restarted; a ledger
 /// outage is not a reason to restart). Ready: this node is an <c>Up</c> member of the cluster (not joining, leaving or downed) and

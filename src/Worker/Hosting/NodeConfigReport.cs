@@ -37,9 +37,10 @@ public static class NodeConfigReport
             WriteStrings(json, "seeds", cluster.SeedNodes);
             json.WriteString("podSelector", cluster.Discovery == ClusterDiscovery.Kubernetes ? cluster.KubernetesPodSelector : null);
             json.WriteNumber("managementPort", cluster.ManagementHttpPort);
+            json.WriteNumber("healthPort", cluster.HealthPort);
             json.WriteStartObject("healthChecks");
-            json.WriteString("liveness", cluster.ManagementHttpPort > 0 ? NodeHealth.AlivePath : null);
-            json.WriteString("readiness", cluster.ManagementHttpPort > 0 ? NodeHealth.ReadyPath : null);
+            json.WriteString("liveness", cluster.HealthPort > 0 ? NodeHealth.AlivePath : null);
+            json.WriteString("readiness", cluster.HealthPort > 0 ? NodeHealth.ReadyPath : null);
             json.WriteEndObject();
             json.WriteNumber("stableAfterSeconds", cluster.StableAfter.TotalSeconds);
             json.WriteNumber("drainSeconds", cluster.DrainTimeout.TotalSeconds);

@@ -74,6 +74,7 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         V1ContainerPort management = Assert.Single(container.Ports, p => p.Name == "management");
         Assert.Equal(root.GetProperty("port").GetInt32(), remote.ContainerPort);
         Assert.Equal(root.GetProperty("managementPort").GetInt32(), management.ContainerPort);
+        Assert.Equal(root.GetProperty("healthPort").GetInt32(), Assert.Single(container.Ports, p => p.Name == "health").ContainerPort);
         V1Service service = Assert.Single(rendered.Services, s => s.Metadata.Name == "poscuda");
         Assert.Equal("None", service.Spec.ClusterIP);
         foreach (V1ServicePort port in service.Spec.Ports)
@@ -83,7 +84,7 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
 
         Assert.All(service.Spec.Selector, s => Assert.Equal(s.Value, deployment.Spec.Template.Metadata.Labels[s.Key]));
 
-        // Probes: the routes the binary serves, on the management port.
+        // Probes: the routes the binary serves, on its health port.
         JsonElement health = root.GetProperty("healthChecks");
         foreach ((V1Probe probe, string route) in new[]
                  {
@@ -92,7 +93,7 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         {
             Assert.NotNull(probe);
             Assert.Equal(health.GetProperty(route).GetString(), probe.HttpGet.Path);
-            Assert.Equal("management", probe.HttpGet.Port.Value);
+            Assert.Equal("health", probe.HttpGet.Port.Value);
         }
 
         // Shutdown: the pod's grace period outlasts every coordinated-shutdown phase (the drain, which covers the worst batch, included).
