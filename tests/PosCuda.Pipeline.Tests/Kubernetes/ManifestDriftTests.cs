@@ -110,6 +110,23 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         {
             CheckKeyring(what, pod, container, root.GetProperty("keyring").GetString()!);
         }
+
+        CheckImage(what, pod, container);
+    }
+
+    // The image the container names is built by deploy/docker/Dockerfile.ROLE, whose entry point is the container's command and
+    // whose user is the pod's.
+    private static void CheckImage(string what, V1PodSpec pod, V1Container container)
+    {
+        string image = container.Image[(container.Image.LastIndexOf('/') + 1)..];
+        image = image.Contains(':', StringComparison.Ordinal) ? image[..image.IndexOf(':', StringComparison.Ordinal)] : image;
+        Assert.StartsWith("poscuda-", image, StringComparison.Ordinal);
+        string dockerfile = Path.Combine(PosCuda.Testing.RepositoryPaths.Root, "deploy", "docker", "Dockerfile." + image["poscuda-".Length..]);
+        Assert.True(File.Exists(dockerfile), $"{what}: image {container.Image} has no {dockerfile}");
+        string[] lines = File.ReadAllLines(dockerfile);
+        Assert.Contains($"ENTRYPOINT [\"{container.Command[0]}\"]", lines);
+        Assert.Contains($"USER {pod.SecurityContext.RunAsUser}:{pod.SecurityContext.RunAsGroup}", lines);
+        Assert.All(pod.InitContainers ?? [], init => Assert.Equal(container.Image, init.Image));
     }
 
     // The keyring: the Secret is mounted 0400 into the init container, which copies it 0400 into the memory volume the worker
