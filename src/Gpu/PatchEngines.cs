@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PosCuda.Shared.Protection;
 
 namespace PosCuda.Gpu;
@@ -30,10 +31,23 @@ public static class PatchEngines
         PatchDevice.Cpu => CpuSimdPatchEngine.Instance,
         PatchDevice.Cuda => IlgpuPatchEngine.CreateCuda(),
         PatchDevice.IlgpuCpu => IlgpuPatchEngine.CreateCpu(),
-        PatchDevice.Auto => IlgpuPatchEngine.CudaAvailable() ? IlgpuPatchEngine.CreateCuda() : CpuSimdPatchEngine.Instance,
+        PatchDevice.Auto => CudaDriverPresent() && IlgpuPatchEngine.CudaAvailable() ? IlgpuPatchEngine.CreateCuda() : CpuSimdPatchEngine.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(device), device, null),
     };
 
     /// <summary>True when <paramref name="engine"/> runs on a GPU (its worker joins with the <c>gpu</c> role).</summary>
     public static bool IsGpu(IPatchEngine engine) => engine is IlgpuPatchEngine { IsGpu: true };
+
+    /// <summary>True when the CUDA driver library loads: a cheap test before ILGPU looks for devices (machines without it skip ILGPU).</summary>
+    public static bool CudaDriverPresent()
+    {
+        string library = OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
+        if (!NativeLibrary.TryLoad(library, out IntPtr handle))
+        {
+            return false;
+        }
+
+        NativeLibrary.Free(handle);
+        return true;
+    }
 }
