@@ -3,6 +3,7 @@ using FsCheck;
 using FsCheck.Xunit;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Tests.Audio;
+using PosCuda.Testing.Audio;
 
 namespace PosCuda.Shared.Tests.Protection;
 
@@ -79,6 +80,29 @@ public abstract class PatchEngineContractTests
 
         // The folder's README: 8 files are protected, 14 rejected.
         Assert.Equal(8, protectedFiles);
+    }
+
+    [Fact]
+    public void ProtectMany_WholeModeClipsPastTheGatherLimit_SameBytesAsTheCpuSpec()
+    {
+        // 70,000 stereo frames in whole mode: past what ProtectMany gathers, so protected on its own; beside it a short clip.
+        var random = new Random(7);
+        byte[] samples = new byte[70_000 * 4];
+        random.NextBytes(samples);
+        byte[] longClip = new WavBuilder { Channels = 2, Data = samples }.Build(out _);
+        byte[] shortClip = new WavBuilder { Data = samples[..2000] }.Build(out _);
+        var parameters = new ProtectionParameters(taps: 33, mode: PatchMode.Whole);
+        ClassPatch patch = PoscudaV1.Instance.DeriveClassPatch(SpecVectorTests.SecretB, "long", parameters);
+        byte[][] expected = [(byte[])longClip.Clone(), (byte[])shortClip.Clone()];
+        ProtectResult[] expectedResults = [.. expected.Select(clip => PoscudaV1.Instance.Protect(clip, patch, parameters, "clip.wav"))];
+        byte[][] batched = [(byte[])longClip.Clone(), (byte[])shortClip.Clone()];
+
+        ProtectOutcome[] outcomes = PoscudaV1.WithEngine(Engine).ProtectMany([batched[0], batched[1]], ["long.wav", "short.wav"], patch, parameters);
+
+        Assert.Equal(new ProtectResult(0, 70_000, expectedResults[0].ClippedSamples), outcomes[0].Result);
+        Assert.Equal(expectedResults[1], outcomes[1].Result);
+        Assert.Equal(expected[0], batched[0]);
+        Assert.Equal(expected[1], batched[1]);
     }
 
     [Fact]
