@@ -13,20 +13,23 @@ namespace PosCuda.Engine.Processing;
 /// Bad input (<see cref="InvalidObjectException"/>) fails that object only and is never retried. Any other error
 /// aborts the batch: the caller releases it, and a later attempt rewrites identical bytes (outputs are deterministic).
 /// </remarks>
-public sealed class BatchProcessor
+public sealed partial class BatchProcessor
 {
     private readonly Keyring _keyring;
     private readonly ObjectStoreCache _stores;
     private readonly IWorkObserver _observer;
+    private readonly IPatchEngine _engine;
     private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
 
-    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null)
+    /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine).</summary>
+    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(stores);
         _keyring = keyring;
         _stores = stores;
         _observer = observer ?? NullWorkObserver.Instance;
+        _engine = engine ?? CpuSimdPatchEngine.Instance;
     }
 
     /// <summary>Processes every object of <paramref name="lease"/> and returns one result per object.</summary>
@@ -36,12 +39,18 @@ public sealed class BatchProcessor
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         JobDefinition job = lease.Job;
-        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec);
+        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec, _engine);
         ClassPatch patch = GetPatch(lease, spec);
         IObjectStore source = _stores.Get(job.Source);
         IObjectStore destination = _stores.Get(job.Destination);
         var results = new ObjectResult[lease.Objects.Count];
         var context = new BatchContext(lease, spec, patch, source, destination, BatchMetadata(lease));
+        if (_engine.PrefersBatches && spec is PoscudaV1 gathering)
+        {
+            // A device launch per clip would cost more than the clip's convolution: the batch's patches go in one call.
+            await ProcessGatheredAsync(context, gathering, concurrency, results, cancellationToken).ConfigureAwait(false);
+            return results;
+        }
 
         await Parallel.ForEachAsync(
             Enumerable.Range(0, lease.Objects.Count),
@@ -117,6 +126,14 @@ public sealed class BatchProcessor
         {
             return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
+
+        return await PutProtectedAsync(context, item, content, protect, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
 
         // The batch's entries, plus this object's source ETag.
         IReadOnlyDictionary<string, string> metadata = context.Metadata;

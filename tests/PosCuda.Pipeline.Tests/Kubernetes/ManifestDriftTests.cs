@@ -65,6 +65,11 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         string component = deployment.Spec.Template.Metadata.Labels["app.kubernetes.io/component"];
         string[] roles = root.GetProperty("roles").EnumerateArray().Select(e => e.GetString()!).ToArray();
         Assert.Equal(component switch { "coordinator" => ["coordinator"], "worker" => ["worker"], "gpu-worker" => ["worker", "gpu"], _ => [] }, roles);
+        if (component == "gpu-worker")
+        {
+            Assert.Equal("cuda", root.GetProperty("device").GetString());
+        }
+
         Assert.Equal("Kubernetes", root.GetProperty("discovery").GetString());
         string[] selector = root.GetProperty("podSelector").GetString()!.Split('=');
         Assert.Equal(selector[1], deployment.Spec.Template.Metadata.Labels[selector[0]]);
