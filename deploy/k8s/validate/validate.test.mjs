@@ -54,8 +54,24 @@ for (const overlay of overlays) {
       kinds.set(object.kind, (kinds.get(object.kind) ?? 0) + 1);
     }
     // Every overlay deploys the cluster and exactly one way of scaling it.
-    for (const kind of ["Namespace", "ServiceAccount", "Role", "RoleBinding", "Service", "NetworkPolicy", "PodDisruptionBudget", "Deployment", "ConfigMap"]) {
+    for (const kind of ["Namespace", "ServiceAccount", "Service", "NetworkPolicy", "PodDisruptionBudget", "StatefulSet", "Deployment", "ConfigMap"]) {
       assert.ok(kinds.get(kind) > 0, `${overlay}: no ${kind}`);
+    }
+    // The cluster forms from seed nodes: nothing calls the Kubernetes API, so no pod holds a token and no role is granted.
+    assert.equal((kinds.get("Role") ?? 0) + (kinds.get("RoleBinding") ?? 0) + (kinds.get("ClusterRole") ?? 0), 0, `${overlay}: grants API access nothing uses`);
+    const objects = documents.map((d) => d.toJS());
+    const coordinators = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "poscuda-coordinator");
+    assert.ok(coordinators, `${overlay}: no StatefulSet poscuda-coordinator`);
+    const governing = objects.find((o) => o.kind === "Service" && o.metadata.name === coordinators.spec.serviceName);
+    assert.ok(governing, `${overlay}: the coordinators' serviceName ${coordinators.spec.serviceName} is not a Service here`);
+    assert.equal(governing.spec.clusterIP, "None", `${overlay}: ${governing.metadata.name} is not headless`);
+    assert.equal(governing.spec.publishNotReadyAddresses, true, `${overlay}: not-ready coordinators' names would not resolve`);
+    for (const o of objects.filter((x) => x.kind === "Deployment" || x.kind === "StatefulSet")) {
+      if (o.metadata.labels?.app !== "poscuda") continue;
+      assert.equal(o.spec.template.spec.automountServiceAccountToken, false, `${overlay}: ${o.kind} ${o.metadata.name} mounts an API token`);
+      for (const c of o.spec.template.spec.containers) {
+        assert.ok(!(c.args ?? []).some((a) => a.startsWith("--discovery") || a.startsWith("--management-port")), `${overlay}: ${o.metadata.name} uses bootstrap`);
+      }
     }
     assert.equal((kinds.get("ScaledObject") ?? 0) + (kinds.get("HorizontalPodAutoscaler") ?? 0), 1, `${overlay}: not exactly one scaler`);
   });

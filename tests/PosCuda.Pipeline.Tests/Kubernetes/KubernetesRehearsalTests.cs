@@ -16,8 +16,9 @@ using Xunit.Abstractions;
 namespace PosCuda.Pipeline.Tests.Kubernetes;
 
 /// <summary>What Kubernetes does with the dev overlay, rehearsed with real processes on this machine: each node is started with the
-/// command line and environment its rendered Deployment gives it; only what a pod has and this machine lacks is substituted
-/// (seed nodes for Kubernetes discovery, free loopback ports for the pod's own, the test's ledger, store and keyring).</summary>
+/// command line and environment its rendered StatefulSet or Deployment gives it, seed nodes included; only what a pod has and this
+/// machine lacks is substituted (each coordinator's stable name by 127.0.0.1 and a free port, wherever it appears; the test's
+/// ledger, store and keyring).</summary>
 [Collection(PostgresServer.CollectionName)]
 public sealed class KubernetesRehearsalTests(PostgresServer postgres, DistributedFixture fixture, ITestOutputHelper output)
     : DistributedTestBase(postgres, fixture, output), IAsyncLifetime
@@ -29,10 +30,10 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
     public async Task DevOverlay_TwoCoordinatorsThreeWorkersScaledInBySigtermToOne_JobCompletesWithEveryObjectCorrect()
     {
         RenderedOverlay dev = await RenderedOverlay.RenderAsync("dev");
-        V1Deployment workers = dev.Deployment("poscuda-worker");
-        V1Deployment coordinators = dev.Deployment("poscuda-coordinator");
-        Assert.Equal(2, coordinators.Spec.Replicas);
-        long grace = workers.Spec.Template.Spec.TerminationGracePeriodSeconds!.Value;
+        Workload workers = Assert.Single(dev.Workloads, w => w.Metadata.Name == "poscuda-worker");
+        Workload coordinators = Assert.Single(dev.Workloads, w => w.Metadata.Name == "poscuda-coordinator");
+        Assert.Equal(2, coordinators.Replicas);
+        long grace = workers.Template.Spec.TerminationGracePeriodSeconds!.Value;
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 5);
         // Every request held 500 ms: the job lasts long enough to scale in while it runs.
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(500));
@@ -40,8 +41,7 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         // KEDA's query over the ledger: every object is pending before any worker starts.
         Assert.Equal(300, await PendingObjectsAsync(job, dev.ScalerQuery));
 
-        int[] seedPorts = [Loopback.FreePort(), Loopback.FreePort()];
-        string seeds = string.Join(',', seedPorts.Select(p => $"127.0.0.1:{p}"));
+        Dictionary<string, string> seeds = dev.StableAddresses("poscuda-coordinator").ToDictionary(a => a, _ => $"127.0.0.1:{Loopback.FreePort()}", StringComparer.Ordinal);
 
         // A worker started before any coordinator is alive but not ready: it has not joined a cluster.
         (ChildProcess first, int firstHealth) = StartNode(dev, workers, "poscuda-worker-1", Loopback.FreePort(), seeds, job, slow.Endpoint);
@@ -50,12 +50,10 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notJoined);
         Assert.Contains("not an Up member", why, StringComparison.Ordinal);
 
+        // podManagementPolicy Parallel: the coordinators start in any order; coordinator-1 first here, and it waits for the first seed.
         var started = new List<(ChildProcess Node, int Health)> { (first, firstHealth) };
-        for (int i = 0; i < 2; i++)
-        {
-            started.Add(StartNode(dev, coordinators, $"poscuda-coordinator-{i + 1}", seedPorts[i], seeds, job, Fixture.Moto.Endpoint));
-        }
-
+        started.Add(StartNode(dev, coordinators, "poscuda-coordinator-1", 0, seeds, job, Fixture.Moto.Endpoint));
+        started.Add(StartNode(dev, coordinators, "poscuda-coordinator-0", 0, seeds, job, Fixture.Moto.Endpoint));
         started.Add(StartNode(dev, workers, "poscuda-worker-2", Loopback.FreePort(), seeds, job, slow.Endpoint));
         started.Add(StartNode(dev, workers, "poscuda-worker-3", Loopback.FreePort(), seeds, job, slow.Endpoint));
         foreach ((ChildProcess node, int health) in started)
@@ -64,6 +62,9 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         }
 
         Output.WriteLine("2 coordinators and 3 workers ready (each answered GET /ready with 200)");
+        // coordinator-0, the first seed, formed the cluster (so the oldest node is a coordinator); nobody else did.
+        Assert.Contains(started[2].Node.Output, line => line.Contains("is JOINING itself", StringComparison.Ordinal));
+        Assert.All(started.Where(s => s.Node != started[2].Node), s => Assert.DoesNotContain(s.Node.Output, line => line.Contains("is JOINING itself", StringComparison.Ordinal)));
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(120), "the workers to make progress");
 
         // Scale in as the autoscaler would: SIGTERM to one pod, then another; each drains, leaves and exits 0 within the grace period.
@@ -87,6 +88,22 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         await job.AssertMetadataAsync();
         Assert.Equal(0, await PendingObjectsAsync(job, dev.ScalerQuery));
         Assert.False(first.HasExited, first.Describe());
+
+        // coordinator-0 (the oldest, the first seed) restarts while coordinator-1 holds the cluster: it asks the other seed first and
+        // joins the running cluster through it instead of forming a second one.
+        ChildProcess seed0 = started[2].Node;
+        var restart = Stopwatch.StartNew();
+        Assert.True(seed0.Signal(UnixSignal.Terminate));
+        Assert.Equal(0, await seed0.WaitForExitAsync(TimeSpan.FromSeconds(coordinators.Template.Spec.TerminationGracePeriodSeconds!.Value)));
+        Output.WriteLine($"coordinator-0: SIGTERM, exit 0 after {restart.Elapsed.TotalSeconds:0.0} s");
+        restart.Restart();
+        (ChildProcess again, int againHealth) = StartNode(dev, coordinators, "poscuda-coordinator-0", 0, seeds, job, Fixture.Moto.Endpoint);
+        await WaitForProbeAsync(again, againHealth, "/ready", HttpStatusCode.OK);
+        Output.WriteLine($"coordinator-0 restarted: ready {restart.Elapsed.TotalSeconds:0.0} s after its start");
+        string viaSeed1 = seeds.Values.ElementAt(1);
+        Assert.Contains(again.Output, line => line.Contains("Welcome from", StringComparison.Ordinal) && line.Contains(viaSeed1, StringComparison.Ordinal));
+        Assert.DoesNotContain(again.Output, line => line.Contains("is JOINING itself", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await ProbeAsync(firstHealth, "/ready")).Status);
     }
 
     [Fact]
@@ -97,9 +114,9 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         var builder = new NpgsqlConnectionStringBuilder(job.LedgerLocation);
         var relay = new TcpRelay(IPAddress.Loopback, new IPEndPoint(IPAddress.Loopback, builder.Port));
         builder.Port = relay.Endpoint.Port;
-        int port = Loopback.FreePort();
+        Dictionary<string, string> seeds = dev.StableAddresses("poscuda-coordinator").ToDictionary(a => a, _ => $"127.0.0.1:{Loopback.FreePort()}", StringComparer.Ordinal);
         (ChildProcess coordinator, int health) = StartNode(
-            dev, dev.Deployment("poscuda-coordinator"), "poscuda-coordinator-1", port, $"127.0.0.1:{port}", job, Fixture.Moto.Endpoint, builder.ConnectionString);
+            dev, Assert.Single(dev.Workloads, w => w.Metadata.Name == "poscuda-coordinator"), "poscuda-coordinator-0", 0, seeds, job, Fixture.Moto.Endpoint, builder.ConnectionString);
         await WaitForProbeAsync(coordinator, health, "/ready", HttpStatusCode.OK);
 
         await relay.DisposeAsync();
@@ -124,12 +141,17 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
         }
     }
 
-    // Starts a node as the Deployment's container would run, with the substitutions this machine needs; returns it and its health port.
+    // Starts a node as the workload's container would run, with the substitutions this machine needs; returns it and its health port.
+    // SEEDS maps each coordinator's stable HOST:PORT to the loopback address standing in for it: the seed list the manifest sets is
+    // rewritten through it, and a coordinator advertising a stable name listens on the port standing in for it (REMOTEPORT 0).
     private (ChildProcess Node, int HealthPort) StartNode(
-        RenderedOverlay overlay, V1Deployment deployment, string podName, int remotePort, string seeds, DistributedJob job, Uri s3, string? ledger = null)
+        RenderedOverlay overlay, Workload workload, string podName, int remotePort, IReadOnlyDictionary<string, string> seeds, DistributedJob job, Uri s3, string? ledger = null)
     {
-        V1Container container = deployment.Spec.Template.Spec.Containers[0];
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["status.podIP"] = "127.0.0.1", ["metadata.name"] = podName };
+        V1Container container = workload.Template.Spec.Containers[0];
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["status.podIP"] = "127.0.0.1", ["metadata.name"] = podName, ["metadata.namespace"] = workload.Metadata.NamespaceProperty,
+        };
         var env = overlay.Environment(container, fields, (_, _) => null).ToDictionary(StringComparer.Ordinal);
         // There is no collector here, and the store and its credentials are the test's own.
         foreach (string name in env.Keys.Where(k => k.StartsWith("OTEL_", StringComparison.Ordinal) || k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
@@ -139,17 +161,28 @@ public sealed class KubernetesRehearsalTests(PostgresServer postgres, Distribute
 
         env["POSCUDA_LEDGER"] = ledger ?? job.LedgerLocation;
         env["AWS_ENDPOINT_URL_S3"] = s3.ToString();
-        env["POSCUDA_SEED_NODES"] = seeds;
+        // The manifest's seed list, each stable name replaced by its stand-in (a seed the test does not know fails here).
+        string[] manifestSeeds = Assert.Contains("POSCUDA_SEED_NODES", env).Split(',');
+        Assert.Equal(seeds.Keys, manifestSeeds);
+        env["POSCUDA_SEED_NODES"] = string.Join(',', manifestSeeds.Select(s => seeds[s]));
+        string[] expanded = [.. container.Args.Select(a => RenderedOverlay.Expand(a, env))];
+        int containerPort = Assert.Single(container.Ports, p => p.Name == "akka-remote").ContainerPort;
+        if (expanded.FirstOrDefault(a => a.StartsWith("--public-hostname=", StringComparison.Ordinal)) is { } advertised)
+        {
+            // A coordinator: it advertises its stable name, which must be one of the seeds; it listens where that seed's stand-in is.
+            string standIn = Assert.Contains($"{advertised["--public-hostname=".Length..]}:{containerPort}", seeds);
+            Assert.Equal(0, remotePort);
+            remotePort = int.Parse(standIn[(standIn.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         int health = Loopback.FreePort();
         var arguments = new List<string>();
-        foreach (string arg in container.Args.Select(a => RenderedOverlay.Expand(a, env)))
+        foreach (string arg in expanded)
         {
             arguments.Add(arg switch
             {
-                "--discovery=Kubernetes" => "--discovery=SeedNodes",
+                _ when arg.StartsWith("--public-hostname=", StringComparison.Ordinal) => "--public-hostname=127.0.0.1",
                 _ when arg.StartsWith("--port=", StringComparison.Ordinal) => $"--port={remotePort}",
-                // Akka.Management's HTTP server serves cluster bootstrap, which seed nodes replace.
-                _ when arg.StartsWith("--management-port=", StringComparison.Ordinal) => "--management-port=0",
                 _ when arg.StartsWith("--health-port=", StringComparison.Ordinal) => $"--health-port={health}",
                 _ when arg.StartsWith("--keyring=", StringComparison.Ordinal) => $"--keyring={Fixture.KeyringPath}",
                 _ => arg,

@@ -7,14 +7,10 @@ namespace PosCuda.Pipeline.Tests.Kubernetes;
 
 /// <summary>The rendered manifests and the binaries cannot drift apart: every container of every overlay that runs
 /// <c>poscuda-worker</c> or <c>poscuda coordinator</c> is run with its command line and environment plus <c>--check-config</c>,
-/// and its ports, probes, mounts, variables and grace period are checked against what the binary reports.</summary>
+/// and its ports, probes, mounts, variables, seed nodes, advertised address and grace period are checked against what the binary reports.</summary>
 public sealed class ManifestDriftTests(ITestOutputHelper output)
 {
-    private static readonly Dictionary<string, string> s_fields = new(StringComparer.Ordinal)
-    {
-        ["status.podIP"] = "10.1.2.3",
-        ["metadata.name"] = "poscuda-pod-0",
-    };
+    private const string PodIp = "10.1.2.3";
 
     public static TheoryData<string> Overlays => new(RenderedOverlay.Overlays);
 
@@ -24,12 +20,12 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
     {
         RenderedOverlay rendered = await RenderedOverlay.RenderAsync(overlay);
         int checkedContainers = 0;
-        foreach (V1Deployment deployment in rendered.Deployments)
+        foreach (Workload workload in rendered.Workloads)
         {
-            V1PodSpec pod = deployment.Spec.Template.Spec;
+            V1PodSpec pod = workload.Template.Spec;
             foreach (V1Container container in pod.Containers.Where(c => c.Command?.FirstOrDefault() is "/app/poscuda-worker" or "/app/poscuda"))
             {
-                await CheckAsync(rendered, deployment, container);
+                await CheckAsync(rendered, workload, container);
                 checkedContainers++;
             }
         }
@@ -38,11 +34,11 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         Assert.Equal(overlay == "gpu" ? 3 : 2, checkedContainers);
     }
 
-    private async Task CheckAsync(RenderedOverlay rendered, V1Deployment deployment, V1Container container)
+    private async Task CheckAsync(RenderedOverlay rendered, Workload workload, V1Container container)
     {
-        string what = $"{rendered.Name}: {deployment.Metadata.Name}/{container.Name}";
-        V1PodSpec pod = deployment.Spec.Template.Spec;
-        IReadOnlyDictionary<string, string> env = rendered.Environment(container, s_fields, (_, _) => "postgres://poscuda:stand-in@ledger.example:5432/poscuda");
+        string what = $"{rendered.Name}: {workload.Kind} {workload.Metadata.Name}/{container.Name}";
+        V1PodSpec pod = workload.Template.Spec;
+        IReadOnlyDictionary<string, string> env = rendered.Environment(container, Fields(workload, 0), (_, _) => "postgres://poscuda:stand-in@ledger.example:5432/poscuda");
 
         // Every variable is read by the binary or used in the command line ($(VAR)); nothing is set for nothing.
         var referenced = RenderedOverlay.References([.. container.Command, .. container.Args ?? [], .. (container.Env ?? []).Select(e => e.Value ?? "")]).ToHashSet(StringComparer.Ordinal);
@@ -62,7 +58,7 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
         }
 
         // Roles and discovery.
-        string component = deployment.Spec.Template.Metadata.Labels["app.kubernetes.io/component"];
+        string component = workload.Template.Metadata.Labels["app.kubernetes.io/component"];
         string[] roles = root.GetProperty("roles").EnumerateArray().Select(e => e.GetString()!).ToArray();
         Assert.Equal(component switch { "coordinator" => ["coordinator"], "worker" => ["worker"], "gpu-worker" => ["worker", "gpu"], _ => [] }, roles);
         if (component == "gpu-worker")
@@ -70,24 +66,51 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
             Assert.Equal("cuda", root.GetProperty("device").GetString());
         }
 
-        Assert.Equal("Kubernetes", root.GetProperty("discovery").GetString());
-        string[] selector = root.GetProperty("podSelector").GetString()!.Split('=');
-        Assert.Equal(selector[1], deployment.Spec.Template.Metadata.Labels[selector[0]]);
+        // The cluster forms from seed nodes, the same on every node: the coordinator pods' stable names, coordinator-0 (which
+        // forms the cluster) first. No Akka.Management bootstrap, no management port, no API token.
+        Assert.Equal("SeedNodes", root.GetProperty("discovery").GetString());
+        Assert.Equal(0, root.GetProperty("managementPort").GetInt32());
+        Assert.False(pod.AutomountServiceAccountToken, $"{what}: mounts a Kubernetes API token nothing uses");
+        IReadOnlyList<string> stable = rendered.StableAddresses(CoordinatorSet);
+        Assert.Equal(2, stable.Count);
+        Assert.Equal(stable, root.GetProperty("seeds").EnumerateArray().Select(e => e.GetString()!).ToArray());
 
         // Ports: the names the Service and the probes use carry the ports the node listens on.
         V1ContainerPort remote = Assert.Single(container.Ports, p => p.Name == "akka-remote");
-        V1ContainerPort management = Assert.Single(container.Ports, p => p.Name == "management");
         Assert.Equal(root.GetProperty("port").GetInt32(), remote.ContainerPort);
-        Assert.Equal(root.GetProperty("managementPort").GetInt32(), management.ContainerPort);
+        Assert.DoesNotContain(container.Ports, p => p.Name == "management");
         Assert.Equal(root.GetProperty("healthPort").GetInt32(), Assert.Single(container.Ports, p => p.Name == "health").ContainerPort);
-        V1Service service = Assert.Single(rendered.Services, s => s.Metadata.Name == "poscuda");
-        Assert.Equal("None", service.Spec.ClusterIP);
-        foreach (V1ServicePort port in service.Spec.Ports)
+        Assert.Equal(PodIp, root.GetProperty("hostname").GetString());
+        if (component == "coordinator")
         {
-            Assert.Contains(container.Ports, p => p.Name == port.TargetPort.Value);
-        }
+            // Each coordinator advertises exactly its own seed address (else coordinator-0 would not know itself as the first seed and
+            // the others would not recognise it), through the StatefulSet's headless Service, which resolves not-ready pods too.
+            Assert.Equal("StatefulSet", workload.Kind);
+            Assert.Equal(CoordinatorSet, workload.Metadata.Name);
+            Assert.Equal(stable[0], $"{root.GetProperty("publicHostname").GetString()}:{root.GetProperty("port").GetInt32()}");
+            for (int ordinal = 1; ordinal < workload.Replicas; ordinal++)
+            {
+                IReadOnlyDictionary<string, string> other = rendered.Environment(container, Fields(workload, ordinal), (_, _) => "stand-in");
+                string advertised = Assert.Single((container.Args ?? []).Select(a => RenderedOverlay.Expand(a, other)), a => a.StartsWith("--public-hostname=", StringComparison.Ordinal));
+                Assert.Equal(stable[ordinal], $"{advertised["--public-hostname=".Length..]}:{remote.ContainerPort}");
+            }
 
-        Assert.All(service.Spec.Selector, s => Assert.Equal(s.Value, deployment.Spec.Template.Metadata.Labels[s.Key]));
+            V1Service service = Assert.Single(rendered.Services, s => s.Metadata.Name == workload.ServiceName);
+            Assert.Equal("None", service.Spec.ClusterIP);
+            Assert.True(service.Spec.PublishNotReadyAddresses);
+            foreach (V1ServicePort port in service.Spec.Ports)
+            {
+                Assert.Contains(container.Ports, p => p.Name == port.TargetPort.Value);
+            }
+
+            Assert.All(service.Spec.Selector, s => Assert.Equal(s.Value, workload.Template.Metadata.Labels[s.Key]));
+        }
+        else
+        {
+            // A worker advertises its pod IP (it binds it): nothing seeds from it, and it has no stable name.
+            Assert.Equal(JsonValueKind.Null, root.GetProperty("publicHostname").ValueKind);
+            Assert.Equal("Deployment", workload.Kind);
+        }
 
         // Probes: the routes the binary serves, on its health port.
         JsonElement health = root.GetProperty("healthChecks");
@@ -118,6 +141,16 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
 
         CheckImage(what, pod, container);
     }
+
+    private const string CoordinatorSet = "poscuda-coordinator";
+
+    // The downward-API fields of pod ORDINAL of the workload.
+    private static Dictionary<string, string> Fields(Workload workload, int ordinal) => new(StringComparer.Ordinal)
+    {
+        ["status.podIP"] = PodIp,
+        ["metadata.name"] = workload.PodName(ordinal),
+        ["metadata.namespace"] = workload.Metadata.NamespaceProperty,
+    };
 
     // The image the container names is built by deploy/docker/Dockerfile.ROLE, whose entry point is the container's command and
     // whose user is the pod's.

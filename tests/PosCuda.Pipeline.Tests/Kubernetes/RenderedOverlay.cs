@@ -7,12 +7,13 @@ using PosCuda.Testing.Processes;
 
 namespace PosCuda.Pipeline.Tests.Kubernetes;
 
-/// <summary>A deploy/k8s overlay as <c>kubectl kustomize</c> renders it: its Deployments, ConfigMaps, Secrets, Services and scaler query.</summary>
+/// <summary>A deploy/k8s overlay as <c>kubectl kustomize</c> renders it: its Deployments, StatefulSets, ConfigMaps, Secrets, Services and scaler query.</summary>
 public sealed partial class RenderedOverlay
 {
     private static readonly Dictionary<string, Type> s_types = new(StringComparer.Ordinal)
     {
         ["apps/v1/Deployment"] = typeof(V1Deployment),
+        ["apps/v1/StatefulSet"] = typeof(V1StatefulSet),
         ["v1/ConfigMap"] = typeof(V1ConfigMap),
         ["v1/Secret"] = typeof(V1Secret),
         ["v1/Service"] = typeof(V1Service),
@@ -23,6 +24,11 @@ public sealed partial class RenderedOverlay
         Name = name;
         Yaml = yaml;
         Deployments = objects.OfType<V1Deployment>().ToList();
+        StatefulSets = objects.OfType<V1StatefulSet>().ToList();
+        Workloads = [
+            .. Deployments.Select(d => new Workload("Deployment", d.Metadata, d.Spec.Template, d.Spec.Replicas, null)),
+            .. StatefulSets.Select(s => new Workload("StatefulSet", s.Metadata, s.Spec.Template, s.Spec.Replicas, s.Spec.ServiceName)),
+        ];
         ConfigMaps = objects.OfType<V1ConfigMap>().ToDictionary(c => c.Metadata.Name, StringComparer.Ordinal);
         Secrets = objects.OfType<V1Secret>().ToDictionary(s => s.Metadata.Name, StringComparer.Ordinal);
         Services = objects.OfType<V1Service>().ToList();
@@ -40,6 +46,12 @@ public sealed partial class RenderedOverlay
 
     /// <summary>Its Deployments.</summary>
     public IReadOnlyList<V1Deployment> Deployments { get; }
+
+    /// <summary>Its StatefulSets.</summary>
+    public IReadOnlyList<V1StatefulSet> StatefulSets { get; }
+
+    /// <summary>Its Deployments and StatefulSets, as the pods they run.</summary>
+    public IReadOnlyList<Workload> Workloads { get; }
 
     /// <summary>Its ConfigMaps by name.</summary>
     public IReadOnlyDictionary<string, V1ConfigMap> ConfigMaps { get; }
@@ -65,6 +77,22 @@ public sealed partial class RenderedOverlay
 
     /// <summary>The Deployment named <paramref name="name"/>.</summary>
     public V1Deployment Deployment(string name) => Assert.Single(Deployments, d => d.Metadata.Name == name);
+
+    /// <summary>The StatefulSet named <paramref name="name"/>.</summary>
+    public V1StatefulSet StatefulSet(string name) => Assert.Single(StatefulSets, s => s.Metadata.Name == name);
+
+    /// <summary>The stable <c>HOST:PORT</c> of each pod of the StatefulSet <paramref name="name"/>, by ordinal:
+    /// <c>NAME-N.SERVICE.NAMESPACE.svc.DOMAIN:PORT</c> (the port its first container names <c>akka-remote</c>), with the DNS domain
+    /// the ConfigMap poscuda-config names.</summary>
+    public IReadOnlyList<string> StableAddresses(string name)
+    {
+        V1StatefulSet set = StatefulSet(name);
+        string domain = Assert.Contains("POSCUDA_CLUSTER_DOMAIN", Assert.Contains("poscuda-config", ConfigMaps).Data);
+        int port = Assert.Single(set.Spec.Template.Spec.Containers[0].Ports, p => p.Name == "akka-remote").ContainerPort;
+        return Enumerable.Range(0, set.Spec.Replicas ?? 1)
+            .Select(i => $"{name}-{i}.{set.Spec.ServiceName}.{set.Metadata.NamespaceProperty}.svc.{domain}:{port}")
+            .ToList();
+    }
 
     /// <summary>The pending-objects query of the KEDA ScaledObject (copied from the ConfigMap poscuda-scaling when rendered).</summary>
     public string ScalerQuery
