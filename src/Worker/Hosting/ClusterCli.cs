@@ -26,7 +26,7 @@ public sealed class ClusterCli
     /// <summary>How the cluster forms.</summary>
     public Option<ClusterDiscovery> Discovery { get; } = new("--discovery")
     {
-        Description = "How nodes find each other: SeedNodes (--seed) or Kubernetes (Akka.Management bootstrap over the Kubernetes API).",
+        Description = "How nodes find each other: SeedNodes (--seed; deploy/k8s seeds from the coordinator StatefulSet's stable names) or Kubernetes (Akka.Management bootstrap over the Kubernetes API; needs Akka.Management's HTTP server, which does not start with Ceen.Httpd 0.9.10).",
         DefaultValueFactory = _ => ClusterDiscovery.SeedNodes,
     };
 
