@@ -20,6 +20,7 @@ public static class PoscudaCli
             VaultCommand.Create(),
             RekeyCommand.Create(common),
             RestoreCommand.Create(common),
+            VerifyCommand.Create(common),
             QualityCommand.Create(common),
             AuditCommand.Create(common),
         };

@@ -67,4 +67,11 @@ public static class PublishFence
         return metadata.TryGetValue(OutputMetadata.KeyVersion, out string? text)
             && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int version) ? version : null;
     }
+
+    /// <summary>The job an object's metadata says published it, if any.</summary>
+    public static Guid? PublishedJob(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return metadata.TryGetValue(OutputMetadata.Job, out string? text) && Guid.TryParse(text, out Guid job) ? job : null;
+    }
 }

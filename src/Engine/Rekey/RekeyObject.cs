@@ -1,6 +1,5 @@
 using System.Globalization;
 using PosCuda.Engine.Processing;
-using PosCuda.Engine.Restore;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
@@ -64,7 +63,7 @@ internal static class RekeyObject
             }
 
             int? declared = PublishFence.PublishedVersion(published.Metadata, job.KeyId);
-            Guid? publishedBy = RestoreObject.PublishedJob(published.Metadata);
+            Guid? publishedBy = PublishFence.PublishedJob(published.Metadata);
             if (published.Metadata.TryGetValue(OutputMetadata.KeyId, out string? otherKey) && otherKey != job.KeyId)
             {
                 return Untouched(item, 0, published, $"protected under key {otherKey}, not {job.KeyId}");

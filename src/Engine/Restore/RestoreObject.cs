@@ -1,4 +1,5 @@
 using PosCuda.Engine.Processing;
+using PosCuda.Engine.Rekey;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
@@ -28,7 +29,7 @@ internal static class RestoreObject
         using (content)
         {
             (RestoreEntry? entry, string? problem) = await context.Vault!.FindAsync(
-                item.Key, PublishedJob(content.Metadata), content.Data, cancellationToken).ConfigureAwait(false);
+                item.Key, PublishFence.PublishedJob(content.Metadata), content.Data, cancellationToken).ConfigureAwait(false);
             if (entry is null || !entry.TryRestore(content.Data.Span))
             {
                 return BatchProcessor.Failed(item, job, problem ?? "no restore record matches the published object", content.ETag, content.Length);
@@ -48,10 +49,6 @@ internal static class RestoreObject
             return new ObjectResult(item.ObjectId, ObjectOutcome.Done, null, entry.KeyVersion, content.ETag, outputETag, content.Length, 0);
         }
     }
-
-    /// <summary>The job an object's metadata says published it, if any.</summary>
-    internal static Guid? PublishedJob(IReadOnlyDictionary<string, string> metadata)
-        => metadata.TryGetValue(OutputMetadata.Job, out string? text) && Guid.TryParse(text, out Guid job) ? job : null;
 
     private static readonly Dictionary<string, string> s_noMetadata = [];
 }

@@ -77,6 +77,10 @@ public sealed class VaultRecords
         return (null, problem);
     }
 
+    /// <summary>Every object key any readable record of the vault names.</summary>
+    public async Task<IReadOnlyCollection<string>> KeysAsync()
+        => (await GetSetAsync("records/").ConfigureAwait(false)).Entries.Keys;
+
     private Task<RecordSet> GetSetAsync(string prefix)
         => _sets.GetOrAdd(prefix, p => new Lazy<Task<RecordSet>>(() => LoadAsync(p))).Value;
 
