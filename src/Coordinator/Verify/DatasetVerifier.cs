@@ -239,6 +239,16 @@ public sealed class DatasetVerifier
             return;
         }
 
+        foreach (KeyVersion other in _keyring.Versions)
+        {
+            if (other.Version != v && actual.SequenceEqual(Expected(original, other.Version, label, item.Key)))
+            {
+                result.Add(item.Key, "metadata", string.Create(
+                    CultureInfo.InvariantCulture, $"declares key version {v}, but is the spec's output under version {other.Version}"));
+                return;
+            }
+        }
+
         if (actual.Length != expected.Length)
         {
             result.Add(item.Key, "outside-patch", $"{actual.Length} bytes published, the original has {expected.Length}");
