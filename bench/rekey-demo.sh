@@ -50,7 +50,7 @@ mv "$WORK/src" "$WORK/kept-for-cmp"
 python3 -c "
 import boto3; s3 = boto3.client('s3')
 for page in s3.get_paginator('list_objects_v2').paginate(Bucket='demo', Prefix='raw/'):
-    for o in page.get('Contents', []): s3.delete_object(Bucket='demo', Key=o['Key'])
+    s3.delete_objects(Bucket='demo', Delete={'Objects': [{'Key': o['Key']} for o in page.get('Contents', [])]})
 print('originals deleted from s3://demo/raw:', s3.list_objects_v2(Bucket='demo', Prefix='raw/').get('KeyCount', 0), 'left')"
 $POSCUDA keyring rotate "$WORK/keys.json" --compromised
 

@@ -19,6 +19,9 @@ internal sealed record BatchContext(
     /// <summary>The batch's restore records, when the job writes them.</summary>
     public RestoreRecordBatch? Records { get; init; }
 
+    /// <summary>A rekey batch's prepared replacements, written once its restore record is.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<long, Rekey.RekeyObject.PendingWrite>? PendingWrites { get; init; }
+
     /// <summary>The restore records a rekey or restore job reads.</summary>
     public VaultRecords? Vault { get; init; }
 }

@@ -55,10 +55,11 @@ public sealed class BatchProcessor
             Stores = _stores,
             Records = RestoreRecordBatch.For(lease),
             Vault = OpenVault(job),
+            PendingWrites = job.Kind == JobKind.Rekey ? new() : null,
         };
         Func<BatchContext, BatchObject, CancellationToken, Task<ObjectResult>> process = job.Kind switch
         {
-            JobKind.Rekey => RekeyObject.ProcessAsync,
+            JobKind.Rekey => RekeyObject.PrepareAsync,
             JobKind.Restore => RestoreObject.ProcessAsync,
             _ => ProcessObjectAsync,
         };
@@ -85,7 +86,11 @@ public sealed class BatchProcessor
                 _observer.ObjectCompleted(result);
             }).ConfigureAwait(false);
 
-        if (context.Records is { } records)
+        if (job.Kind == JobKind.Rekey)
+        {
+            await RekeyObject.ReplaceAllAsync(context, results, concurrency, cancellationToken).ConfigureAwait(false); // Record before replace.
+        }
+        else if (context.Records is { } records)
         {
             await records.WriteAsync(_stores, cancellationToken).ConfigureAwait(false);
         }

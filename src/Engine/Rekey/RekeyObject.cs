@@ -15,32 +15,81 @@ namespace PosCuda.Engine.Rekey;
 /// (<c>poscuda-key-version</c>) or, where the store keeps none, from its restore record or from protecting its original
 /// under the old version and comparing. Objects under other versions are left untouched (recorded as done, with their
 /// version and no output tag). The write is conditional on the ETag read: an object changed meanwhile is read again.
+/// <para>Record before replace: a batch first prepares every object (read, rebuild, protect, in memory), then writes the
+/// batch attempt's restore record, and only then replaces the objects. An attempt killed halfway leaves every replaced
+/// object with a record; a redo finds those objects already under the new version and writes its own record.</para>
 /// </remarks>
 internal static class RekeyObject
 {
     private const int Tries = 3;
 
-    /// <summary>Rekeys one object.</summary>
-    public static async Task<ObjectResult> ProcessAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    /// <summary>Phase one: reads and prepares one object; its replacement waits in the context until the batch's record is written.</summary>
+    public static Task<ObjectResult> PrepareAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+        => TryOnceAsync(context, item, writeNow: false, cancellationToken);
+
+    /// <summary>Phase two: writes the batch's restore record, then replaces every prepared object with a fenced write.</summary>
+    /// <param name="context">The batch.</param>
+    /// <param name="results">Phase one's results, by object index; replaced with the final ones.</param>
+    /// <param name="concurrency">Writes in flight.</param>
+    /// <param name="cancellationToken">Cancels the batch.</param>
+    public static async Task ReplaceAllAsync(BatchContext context, ObjectResult[] results, int concurrency, CancellationToken cancellationToken)
     {
-        for (int attempt = 1; ; attempt++)
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(results);
+        if (context.Records is { } records)
         {
-            try
-            {
-                return await TryOnceAsync(context, item, cancellationToken).ConfigureAwait(false);
-            }
-            catch (PreconditionFailedException) when (attempt < Tries)
-            {
-                // Someone wrote the object since it was read: look at what is there now.
-            }
-            catch (PreconditionFailedException e)
-            {
-                return BatchProcessor.Failed(item, context.Lease.Job, $"changed by another writer {Tries} times while re-keying: {e.Message}", null, 0);
-            }
+            await records.WriteAsync(context.Stores, cancellationToken).ConfigureAwait(false);
         }
+
+        IReadOnlyList<BatchObject> objects = context.Lease.Objects;
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, objects.Count).Where(i => context.PendingWrites!.ContainsKey(objects[i].ObjectId)),
+            new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
+            async (index, ct) =>
+            {
+                BatchObject item = objects[index];
+                context.PendingWrites!.TryRemove(item.ObjectId, out PendingWrite? write);
+                for (int attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        results[index] = write is null
+                            ? await TryOnceAsync(context, item, writeNow: true, ct).ConfigureAwait(false)
+                            : await ReplaceAsync(context, item, write, ct).ConfigureAwait(false);
+                        return;
+                    }
+                    catch (PreconditionFailedException e) when (attempt >= Tries)
+                    {
+                        results[index] = BatchProcessor.Failed(item, context.Lease.Job, $"changed by another writer {Tries} times while re-keying: {e.Message}", null, 0);
+                        return;
+                    }
+                    catch (PreconditionFailedException)
+                    {
+                        // Someone wrote the object since it was read: look at what is there now (its record goes ahead of it alone).
+                        write = null;
+                    }
+                }
+            }).ConfigureAwait(false);
     }
 
-    private static async Task<ObjectResult> TryOnceAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    private static async Task<ObjectResult> ReplaceAsync(BatchContext context, BatchObject item, PendingWrite write, CancellationToken cancellationToken)
+    {
+        string? outputETag;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
+            outputETag = await ((IConditionalObjectStore)context.Destination).PutAsync(
+                item.Key, write.Output, write.Metadata, WriteCondition.Matching(write.ReadETag), cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return BatchProcessor.Failed(item, context.Lease.Job, e.Reason, write.ReadETag, write.Output.Length);
+        }
+
+        return write.Result with { OutputETag = outputETag };
+    }
+
+    private static async Task<ObjectResult> TryOnceAsync(BatchContext context, BatchObject item, bool writeNow, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
         JobOperation operation = job.Operation!;
@@ -131,32 +180,32 @@ internal static class RekeyObject
             RestoreEntry? record = context.Records is null
                 ? null
                 : RestoreEntry.Create(item.Key, context.Lease.JobId, job.KeyId, job.KeyVersion, job.Parameters.Spec, sourceETag, original, output);
-            if (record is not null && context.Destination is not S3ObjectStore)
+            var write = new PendingWrite(
+                output, metadata, published.ETag,
+                new ObjectResult(item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, published.ETag, null, output.Length, protect.ClippedSamples));
+            if (!writeNow)
+            {
+                if (record is not null)
+                {
+                    context.Records!.Add(record);
+                }
+
+                context.PendingWrites![item.ObjectId] = write;
+                return write.Result;
+            }
+
+            // A retried object: its own record goes ahead of it.
+            if (record is not null)
             {
                 await context.Records!.WriteAheadAsync(context.Stores, record, cancellationToken).ConfigureAwait(false);
             }
 
-            string? outputETag;
-            try
-            {
-                using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
-                outputETag = await ((IConditionalObjectStore)context.Destination).PutAsync(
-                    item.Key, output, metadata, WriteCondition.Matching(published.ETag), cancellationToken).ConfigureAwait(false);
-            }
-            catch (InvalidObjectException e)
-            {
-                return BatchProcessor.Failed(item, job, e.Reason, published.ETag, published.Length);
-            }
-
-            if (record is not null)
-            {
-                context.Records!.Add(record);
-            }
-
-            return new ObjectResult(
-                item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, published.ETag, outputETag, output.Length, protect.ClippedSamples);
+            return await ReplaceAsync(context, item, write, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>A prepared replacement: the new bytes and metadata, the ETag they replace, and the result once written.</summary>
+    internal sealed record PendingWrite(byte[] Output, Dictionary<string, string> Metadata, string ReadETag, ObjectResult Result);
 
     // Done without a write: the version it is under, no output tag; a reason only when it is not simply another version.
     private static ObjectResult Untouched(BatchObject item, int version, ObjectContent published, string? reason)

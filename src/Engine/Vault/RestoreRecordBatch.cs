@@ -16,13 +16,15 @@ public sealed class RestoreRecordBatch
     private readonly string _store;
     private readonly Guid _job;
     private readonly long _batch;
+    private readonly string _name;
 
-    private RestoreRecordBatch(VaultPublicKey vault, string store, Guid job, long batch)
+    private RestoreRecordBatch(VaultPublicKey vault, string store, Guid job, long batch, string name)
     {
         _vault = vault;
         _store = store;
         _job = job;
         _batch = batch;
+        _name = name;
     }
 
     /// <summary>The batch's record collector, or null when the job writes no restore records.</summary>
@@ -35,7 +37,15 @@ public sealed class RestoreRecordBatch
             return null;
         }
 
-        return new RestoreRecordBatch(VaultPublicKey.Parse(publicKey), store, lease.JobId, lease.BatchId);
+        // A protect redo rewrites its batch's record whole (it rebuilds every entry from the source); a rekey attempt
+        // records only the objects it replaces, so each claim keeps its own record beside the earlier ones'.
+        string name = RestoreRecord.ObjectKeyFor(lease.JobId, lease.BatchId);
+        if (lease.Job.Kind == JobKind.Rekey)
+        {
+            name = name[..^".json".Length] + $"-{lease.LeaseToken:N}.json"; // Unique per claim (attempt numbers repeat after a reset).
+        }
+
+        return new RestoreRecordBatch(VaultPublicKey.Parse(publicKey), store, lease.JobId, lease.BatchId, name);
     }
 
     /// <summary>Adds the entry of an object that was published (thread-safe).</summary>
@@ -48,17 +58,13 @@ public sealed class RestoreRecordBatch
         }
     }
 
-    /// <summary>Seals one entry into its own record object now, before its object is replaced.</summary>
-    /// <remarks>
-    /// For a rekey into a store that keeps no metadata (a folder): the replaced object's old record no longer matches
-    /// it, and if the process dies before the batch's record is written, this one still says what the new object is.
-    /// </remarks>
+    /// <summary>Seals one entry into its own record object now, before its object is replaced (a rekey's retried object, after its batch's record).</summary>
     public async Task WriteAheadAsync(ObjectStoreCache stores, RestoreEntry entry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stores);
         ArgumentNullException.ThrowIfNull(entry);
         byte[] record = RestoreRecord.Seal(_vault, _job, _batch, [entry]);
-        string name = RestoreRecord.ObjectKeyFor(_job, _batch)[..^".json".Length]
+        string name = _name[..^".json".Length]
             + "-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(entry.ObjectKey))[..8]) + ".json";
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["poscuda-vault-key-id"] = _vault.KeyId };
         await stores.Get(_store).PutAsync(name, record, metadata, cancellationToken).ConfigureAwait(false);
@@ -81,6 +87,6 @@ public sealed class RestoreRecordBatch
 
         byte[] record = RestoreRecord.Seal(_vault, _job, _batch, entries);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["poscuda-vault-key-id"] = _vault.KeyId };
-        await stores.Get(_store).PutAsync(RestoreRecord.ObjectKeyFor(_job, _batch), record, metadata, cancellationToken).ConfigureAwait(false);
+        await stores.Get(_store).PutAsync(_name, record, metadata, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -193,10 +193,11 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
             "rekey", dst, "--keyring", keys, "--labels", NestedLabels, "--from-version", "1", "--vault", vault, "--vault-store", vaultStore,
             "--quiet", "--concurrency", "1", "--batch-size", "20",
         ];
+        DateTime started = DateTime.UtcNow;
         await using (ChildProcess process = PoscudaTool.Start("rekey", PoscudaTool.Poscuda, args))
         {
             DateTime deadline = DateTime.UtcNow.AddSeconds(90);
-            while (WriteAheadRecords(vaultStore) < 150 && !process.HasExited && DateTime.UtcNow < deadline)
+            while (Replaced(dst, started) < 150 && !process.HasExited && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(5);
             }
@@ -205,7 +206,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
             await process.KillAsync();
         }
 
-        int partial = WriteAheadRecords(vaultStore);
+        int partial = Replaced(dst, started);
         ChildProcessResult resumed = await PoscudaTool.RunAsync(args, timeout: TimeSpan.FromMinutes(5));
 
         Assert.InRange(partial, 150, clips.Length * 10 - 1);
@@ -222,7 +223,8 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
             }
         }
 
-        Assert.Equal(ExitCodes.Success, await Poscuda("verify", dst, "--keyring", keys, "--labels", NestedLabels, "--vault", vault, "--vault-store", vaultStore));
+        ChildProcessResult verify = await PoscudaTool.RunAsync(["verify", dst, "--keyring", keys, "--labels", NestedLabels, "--vault", vault, "--vault-store", vaultStore]);
+        Assert.True(verify.ExitCode == ExitCodes.Success, verify.ToString());
     }
 
     [Fact]
@@ -284,7 +286,12 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         Assert.Equal(ExitCodes.Success, await Poscuda(["verify", pub, "--keyring", keys, "--labels", Labels, "--source", src, .. s3]));
         (string modified, string relabelled, string deleted) = (Path.GetFileName(clips[0]), Path.GetFileName(clips[1]), Path.GetFileName(clips[2]));
         using AmazonS3Client client = moto.CreateClient();
-        await RewriteAsync(client, bucket, "published/" + modified, bytes => bytes[100] ^= 1, metadata => { });
+        // A byte outside the patch (which lies at a keyed position) is flipped.
+        byte[] original = File.ReadAllBytes(clips[0]);
+        Shared.Vault.RestoreEntry patch = Shared.Vault.RestoreEntry.Create(
+            modified, Guid.Empty, "", 2, "poscuda-v1", null, original, ProtectionOracle.Expected(KeyringFile.Load(keys), original, modified[..1], modified));
+        int outside = patch.Offset > 200 ? 100 : (int)(patch.Offset + patch.Original.Length + 10);
+        await RewriteAsync(client, bucket, "published/" + modified, bytes => bytes[outside] ^= 1, metadata => { });
         await RewriteAsync(client, bucket, "published/" + relabelled, _ => { }, metadata => metadata[OutputMetadata.KeyVersion] = "1");
         await client.DeleteObjectAsync(bucket, "published/" + deleted);
 
@@ -317,8 +324,9 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
 
     private static string[] Lines(ChildProcessResult result) => result.StandardError.Split('\n');
 
-    private static int WriteAheadRecords(string vaultStore)
-        => Directory.Exists(vaultStore) ? Directory.EnumerateFiles(vaultStore, "*-*.json", SearchOption.AllDirectories).Count() : 0;
+    // Outputs the rekey has replaced since it started.
+    private static int Replaced(string dst, DateTime since)
+        => Directory.EnumerateFiles(dst, "*.wav", SearchOption.AllDirectories).Count(f => File.GetLastWriteTimeUtc(f) > since);
 
     private static string[] SampleClips() => [.. Directory.GetFiles(RepositoryPaths.Sample, "*.wav").Order(StringComparer.Ordinal)];
 
