@@ -11,6 +11,7 @@ using PosCuda.Coordinator.Reports;
 using PosCuda.Engine.Batches;
 using PosCuda.Engine.Hosting;
 using PosCuda.Engine.Processing;
+using PosCuda.Gpu;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
@@ -41,11 +42,12 @@ public static class ProtectCommand
             Description = "Objects in flight at once (default: 2 x cores for folders, 16 x cores for S3).",
         }.AtLeast(0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
+        Option<string> device = DeviceOption.Create();
 
         var vault = new VaultOptions();
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
         {
-            source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts,
+            source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts, device,
             vault.File, vault.Store,
         };
         common.AddParameters(command);
@@ -65,6 +67,7 @@ public static class ProtectCommand
                 result.GetValue(common.MaxAttempts),
                 result.GetValue(quiet))
             {
+                Device = result.GetRequiredValue(device),
                 Operation = vault.ReadRecordsOperation(result),
             },
             ct));
@@ -91,6 +94,9 @@ public static class ProtectCommand
 
         /// <summary>The vault key (with its private half) where the job reads restore records.</summary>
         public VaultKey? Vault { get; init; }
+
+        /// <summary>The <c>--device</c> the patch convolution runs on (auto, cpu, cuda, ilgpu-cpu).</summary>
+        public string Device { get; init; } = "auto";
     }
 
     /// <summary>Runs a protect job and returns the exit code.</summary>
@@ -111,6 +117,17 @@ public static class ProtectCommand
         Keyring keyring = kind == JobKind.Restore ? Keyring.Create() : KeyringFile.Load(request.KeyringPath);
         string keyId = kind == JobKind.Restore ? "vault-" + request.Vault!.KeyId : keyring.KeyId;
         int keyVersion = kind == JobKind.Restore ? 1 : keyring.Active;
+        IPatchEngine patchEngine;
+        try
+        {
+            patchEngine = PatchEngines.Create(PatchEngines.Parse(request.Device));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UsageException($"--device {request.Device}: {e.Message}", e);
+        }
+
+        using IDisposable? patchEngineLifetime = patchEngine as IDisposable;
         string statePath = request.StatePath ?? Locations.DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
@@ -183,7 +200,12 @@ public static class ProtectCommand
                 completed.TrySetResult(s);
             }
         };
-        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, request.Vault), new WarningWriter("worker", Console.Error));
+        if (patchEngine is not CpuSimdPatchEngine)
+        {
+            await err.WriteLineAsync($"Patch engine: {patchEngine.Name}.").ConfigureAwait(false);
+        }
+
+        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault), new WarningWriter("worker", Console.Error));
         var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;

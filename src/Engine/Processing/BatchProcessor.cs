@@ -17,23 +17,25 @@ namespace PosCuda.Engine.Processing;
 /// Bad input (<see cref="InvalidObjectException"/>) fails that object only and is never retried. Any other error
 /// aborts the batch: the caller releases it, and a later attempt rewrites identical bytes (outputs are deterministic).
 /// </remarks>
-public sealed class BatchProcessor
+public sealed partial class BatchProcessor
 {
     private readonly Keyring _keyring;
     private readonly ObjectStoreCache _stores;
     private readonly IWorkObserver _observer;
+    private readonly IPatchEngine _engine;
     private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
     private readonly VaultKey? _vault;
     private readonly ConcurrentDictionary<string, VaultRecords> _vaultRecords = new(StringComparer.Ordinal);
 
-    /// <summary>A processor protecting with <paramref name="keyring"/>; <paramref name="vault"/> (the vault's private key) only where it rekeys or restores from restore records.</summary>
-    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, VaultKey? vault = null)
+    /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine); <paramref name="vault"/> (the vault's private key) only where it rekeys or restores from restore records.</summary>
+    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null, VaultKey? vault = null)
     {
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(stores);
         _keyring = keyring;
         _stores = stores;
         _observer = observer ?? NullWorkObserver.Instance;
+        _engine = engine ?? CpuSimdPatchEngine.Instance;
         _vault = vault;
     }
 
@@ -44,7 +46,7 @@ public sealed class BatchProcessor
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         JobDefinition job = lease.Job;
-        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec);
+        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec, _engine);
         ClassPatch? patch = job.Kind == JobKind.Restore ? null : GetPatch(lease, spec);
         IObjectStore source = _stores.Get(job.Source);
         IObjectStore destination = _stores.Get(job.Destination);
@@ -63,6 +65,13 @@ public sealed class BatchProcessor
             JobKind.Restore => RestoreObject.ProcessAsync,
             _ => ProcessObjectAsync,
         };
+        if (_engine.PrefersBatches && spec is PoscudaV1 gathering && job.Kind == JobKind.Protect && context.Records is null)
+        {
+            // A device launch per clip would cost more than the clip's convolution: the batch's patches go in one call.
+            // (A job that writes restore records, or rekeys or restores, goes object by object.)
+            await ProcessGatheredAsync(context, gathering, concurrency, results, cancellationToken).ConfigureAwait(false);
+            return results;
+        }
 
         await Parallel.ForEachAsync(
             Enumerable.Range(0, lease.Objects.Count),
@@ -169,6 +178,19 @@ public sealed class BatchProcessor
         {
             return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
+
+        return await PutProtectedAsync(context, item, content, protect, original, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, CancellationToken cancellationToken)
+        => PutProtectedAsync(context, item, content, protect, null, cancellationToken);
+
+    // original: the object's bytes before protection, when the job writes restore records.
+    private static async Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, byte[]? original, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
 
         // The batch's entries, plus this object's source ETag.
         IReadOnlyDictionary<string, string> metadata = context.Metadata;

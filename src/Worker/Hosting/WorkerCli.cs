@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using PosCuda.Engine.Batches;
 using PosCuda.Engine.Hosting;
 using PosCuda.Engine.Processing;
+using PosCuda.Gpu;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
@@ -34,12 +35,12 @@ public static class WorkerCli
             DefaultValueFactory = _ => 120,
         }.Positive();
         var idOption = new Option<string?>("--worker-id") { Description = "This node's name in the ledger (default: host/pid)." };
-        var gpuOption = new Option<bool>("--gpu") { Description = "Join with the gpu role as well (a GPU engine is present)." };
+        var deviceOption = DeviceOption.Create();
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
-            ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, gpuOption, endpointOption, pathStyleOption,
+            ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
         };
         cluster.AddTo(root);
 
@@ -71,9 +72,22 @@ public static class WorkerCli
             using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             ILogger logger = loggers.CreateLogger("poscuda-worker");
             ClusterSettings clusterSettings;
+            IPatchEngine engine;
             try
             {
-                string[] roles = parse.GetValue(gpuOption) ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
+                engine = PatchEngines.Create(PatchEngines.Parse(parse.GetRequiredValue(deviceOption)));
+            }
+            catch (InvalidOperationException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            using IDisposable? engineLifetime = engine as IDisposable;
+            try
+            {
+                // A node whose engine runs on a GPU joins with the gpu role as well.
+                string[] roles = PatchEngines.IsGpu(engine) ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
                 clusterSettings = cluster.Read(parse, roles, TimeSpan.FromSeconds(parse.GetValue(drainOption)));
             }
             catch (ArgumentException e)
@@ -93,10 +107,14 @@ public static class WorkerCli
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
-                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null), logger);
+                var runner = new BatchRunner(
+                    ledger,
+                    new BatchProcessor(keyring, stores, engine: engine, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null),
+                    logger);
                 logger.LogInformation(
-                    "Worker {WorkerId} joining the cluster ({Seeds}): key {KeyId}, {Slots} slots, {Concurrency} objects in flight",
-                    settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), keyring.KeyId, settings.Slots, settings.Concurrency);
+                    "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}",
+                    settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), string.Join("+", clusterSettings.Roles), keyring.KeyId, settings.Slots,
+                    settings.Concurrency, engine.Name);
                 EngineNode node = await EngineNode.StartClusterAsync(
                     clusterSettings, ledger, null, new EngineNode.WorkerParts(settings, runner), CancellationToken.None).ConfigureAwait(false);
                 logger.LogInformation("Worker {WorkerId} is up at {Address}", settings.WorkerId, node.Address);
