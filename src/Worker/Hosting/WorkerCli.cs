@@ -72,6 +72,25 @@ public static class WorkerCli
             using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             ILogger logger = loggers.CreateLogger("poscuda-worker");
             ClusterSettings clusterSettings;
+            if (parse.GetValue(cluster.CheckConfig))
+            {
+                // No engine is created (the machine checking a manifest need not have the pod's GPU); cuda means the gpu role.
+                PatchDevice device;
+                try
+                {
+                    device = PatchEngines.Parse(parse.GetRequiredValue(deviceOption));
+                    string[] checkedRoles = device == PatchDevice.Cuda ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
+                    clusterSettings = cluster.Read(parse, checkedRoles, TimeSpan.FromSeconds(parse.GetValue(drainOption)));
+                }
+                catch (ArgumentException e)
+                {
+                    await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                    return 2;
+                }
+
+                return await CheckConfigAsync(parse, clusterSettings, ledgerLocation, parse.GetRequiredValue(deviceOption)).ConfigureAwait(false);
+            }
+
             IPatchEngine engine;
             try
             {
@@ -125,6 +144,40 @@ public static class WorkerCli
                 logger.LogCritical("poscuda-worker: {Error}", e.Message);
                 return 1;
             }
+        }
+
+        // The keyring is named, not read: it is a mounted secret where the node runs, not where its manifest is checked.
+        async Task<int> CheckConfigAsync(ParseResult parse, ClusterSettings clusterSettings, string ledgerLocation, string device)
+        {
+            string ledger;
+            try
+            {
+                await using IWorkLedger opened = WorkLedger.Open(ledgerLocation);
+                ledger = opened.Describe();
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            var settings = new WorkerSettings(
+                parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
+                parse.GetValue(slotsOption),
+                parse.GetValue(concurrencyOption),
+                TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
+            string report = NodeConfigReport.Write("poscuda-worker", clusterSettings, ledger, json =>
+            {
+                json.WriteString("keyring", Path.GetFullPath(parse.GetRequiredValue(keyringOption)));
+                json.WriteString("workerId", settings.WorkerId);
+                json.WriteNumber("slots", settings.Slots);
+                json.WriteNumber("concurrency", settings.Concurrency);
+                json.WriteNumber("leaseSeconds", settings.LeaseDuration.TotalSeconds);
+                json.WriteString("s3Endpoint", parse.GetValue(endpointOption));
+                json.WriteString("device", device);
+            });
+            await Console.Out.WriteLineAsync(report).ConfigureAwait(false);
+            return 0;
         }
     }
 }
