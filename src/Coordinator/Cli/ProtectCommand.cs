@@ -16,6 +16,7 @@ using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Vault;
 using PosCuda.Worker.Hosting;
 
 namespace PosCuda.Coordinator.Cli;
@@ -43,9 +44,11 @@ public static class ProtectCommand
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
         Option<string> device = DeviceOption.Create();
 
+        var vault = new VaultOptions();
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
         {
             source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts, device,
+            vault.File, vault.Store,
         };
         common.AddParameters(command);
         common.AddStores(command);
@@ -62,7 +65,11 @@ public static class ProtectCommand
                 result.GetValue(concurrency),
                 result.GetValue(common.BatchSize),
                 result.GetValue(common.MaxAttempts),
-                result.GetValue(quiet)) { Device = result.GetRequiredValue(device) },
+                result.GetValue(quiet))
+            {
+                Device = result.GetRequiredValue(device),
+                Operation = vault.ReadRecordsOperation(result),
+            },
             ct));
         return command;
     }
@@ -82,6 +89,12 @@ public static class ProtectCommand
         int MaxAttempts,
         bool Quiet)
     {
+        /// <summary>Rekey, restore, or restore records to write; null for a plain protect.</summary>
+        public JobOperation? Operation { get; init; }
+
+        /// <summary>The vault key (with its private half) where the job reads restore records.</summary>
+        public VaultKey? Vault { get; init; }
+
         /// <summary>The <c>--device</c> the patch convolution runs on (auto, cpu, cuda, ilgpu-cpu).</summary>
         public string Device { get; init; } = "auto";
     }
@@ -94,9 +107,16 @@ public static class ProtectCommand
         LabelRule labels = Locations.ParseLabels(request.LabelRule);
         string source = Locations.Normalise(request.Source);
         string destination = Locations.Normalise(request.Destination);
-        Locations.EnsureNotWithin(destination, source);
+        JobKind kind = request.Operation?.Kind ?? JobKind.Protect;
+        if (kind != JobKind.Rekey)
+        {
+            Locations.EnsureNotWithin(destination, source);
+        }
 
-        Keyring keyring = KeyringFile.Load(request.KeyringPath);
+        // A restore needs no protection key: the records and the vault key are all it reads.
+        Keyring keyring = kind == JobKind.Restore ? Keyring.Create() : KeyringFile.Load(request.KeyringPath);
+        string keyId = kind == JobKind.Restore ? "vault-" + request.Vault!.KeyId : keyring.KeyId;
+        int keyVersion = kind == JobKind.Restore ? 1 : keyring.Active;
         IPatchEngine patchEngine;
         try
         {
@@ -117,7 +137,7 @@ public static class ProtectCommand
         await using var stores = new ObjectStoreCache(request.StoreOptions);
 
         var definition = new JobDefinition(
-            source, destination, labels.Text, request.Parameters, keyring.KeyId, keyring.Active, request.MaxAttempts);
+            source, destination, labels.Text, request.Parameters, keyId, keyVersion, request.MaxAttempts, Operation: request.Operation);
         Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         TextWriter err = Console.Error;
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -185,7 +205,7 @@ public static class ProtectCommand
             await err.WriteLineAsync($"Patch engine: {patchEngine.Name}.").ConfigureAwait(false);
         }
 
-        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, patchEngine), new WarningWriter("worker", Console.Error));
+        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault), new WarningWriter("worker", Console.Error));
         var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;
@@ -277,9 +297,15 @@ public static class ProtectCommand
             await err.WriteLineAsync($"failed: {ObjectKeys.Printable(failure.Key)}: {failure.Reason}").ConfigureAwait(false);
         }
 
+        string done = kind switch
+        {
+            JobKind.Rekey => $"{summary.Rekeyed} re-keyed to v{keyring.Active}, {summary.Untouched} untouched",
+            JobKind.Restore => $"{summary.Protected} restored",
+            _ => $"{summary.Protected} protected",
+        };
         Console.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"poscuda: job {jobId}: {summary.Protected} protected, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyring.KeyId} v{keyring.Active}, {request.Parameters.Spec})"));
+            $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {request.Parameters.Spec})"));
         if (!complete)
         {
             return ExitCodes.Error;

@@ -1,10 +1,14 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using PosCuda.Engine.Rekey;
+using PosCuda.Engine.Restore;
+using PosCuda.Engine.Vault;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
+using PosCuda.Shared.Vault;
 
 namespace PosCuda.Engine.Processing;
 
@@ -20,9 +24,11 @@ public sealed partial class BatchProcessor
     private readonly IWorkObserver _observer;
     private readonly IPatchEngine _engine;
     private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
+    private readonly VaultKey? _vault;
+    private readonly ConcurrentDictionary<string, VaultRecords> _vaultRecords = new(StringComparer.Ordinal);
 
-    /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine).</summary>
-    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null)
+    /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine); <paramref name="vault"/> (the vault's private key) only where it rekeys or restores from restore records.</summary>
+    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null, VaultKey? vault = null)
     {
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(stores);
@@ -30,6 +36,7 @@ public sealed partial class BatchProcessor
         _stores = stores;
         _observer = observer ?? NullWorkObserver.Instance;
         _engine = engine ?? CpuSimdPatchEngine.Instance;
+        _vault = vault;
     }
 
     /// <summary>Processes every object of <paramref name="lease"/> and returns one result per object.</summary>
@@ -40,14 +47,28 @@ public sealed partial class BatchProcessor
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         JobDefinition job = lease.Job;
         IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec, _engine);
-        ClassPatch patch = GetPatch(lease, spec);
+        ClassPatch? patch = job.Kind == JobKind.Restore ? null : GetPatch(lease, spec);
         IObjectStore source = _stores.Get(job.Source);
         IObjectStore destination = _stores.Get(job.Destination);
         var results = new ObjectResult[lease.Objects.Count];
-        var context = new BatchContext(lease, spec, patch, source, destination, BatchMetadata(lease));
-        if (_engine.PrefersBatches && spec is PoscudaV1 gathering)
+        var context = new BatchContext(lease, spec, patch!, source, destination, BatchMetadata(lease))
+        {
+            Keyring = _keyring,
+            Stores = _stores,
+            Records = RestoreRecordBatch.For(lease),
+            Vault = OpenVault(job),
+            PendingWrites = job.Kind == JobKind.Rekey ? new() : null,
+        };
+        Func<BatchContext, BatchObject, CancellationToken, Task<ObjectResult>> process = job.Kind switch
+        {
+            JobKind.Rekey => RekeyObject.PrepareAsync,
+            JobKind.Restore => RestoreObject.ProcessAsync,
+            _ => ProcessObjectAsync,
+        };
+        if (_engine.PrefersBatches && spec is PoscudaV1 gathering && job.Kind == JobKind.Protect && context.Records is null)
         {
             // A device launch per clip would cost more than the clip's convolution: the batch's patches go in one call.
+            // (A job that writes restore records, or rekeys or restores, goes object by object.)
             await ProcessGatheredAsync(context, gathering, concurrency, results, cancellationToken).ConfigureAwait(false);
             return results;
         }
@@ -61,7 +82,7 @@ public sealed partial class BatchProcessor
                 ObjectResult result;
                 try
                 {
-                    result = await ProcessObjectAsync(context, lease.Objects[index], ct).ConfigureAwait(false);
+                    result = await process(context, lease.Objects[index], ct).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -74,7 +95,37 @@ public sealed partial class BatchProcessor
                 _observer.ObjectCompleted(result);
             }).ConfigureAwait(false);
 
+        if (job.Kind == JobKind.Rekey)
+        {
+            await RekeyObject.ReplaceAllAsync(context, results, concurrency, cancellationToken).ConfigureAwait(false); // Record before replace.
+        }
+        else if (context.Records is { } records)
+        {
+            await records.WriteAsync(_stores, cancellationToken).ConfigureAwait(false);
+        }
+
         return results;
+    }
+
+    // The restore records a rekey or restore job reads, with this process's vault key.
+    private VaultRecords? OpenVault(JobDefinition job)
+    {
+        if (job.Kind == JobKind.Protect || job.Operation?.VaultStore is not { } store || (job.Kind == JobKind.Rekey && job.Operation.Originals is not null))
+        {
+            return null;
+        }
+
+        if (_vault is null || !_vault.HasPrivateKey)
+        {
+            throw new PosCudaException($"This {job.Kind.ToString().ToLowerInvariant()} job reads restore records, but this worker holds no vault private key (--vault FILE).");
+        }
+
+        if (job.Operation.VaultKeyId is { } id && id != _vault.KeyId)
+        {
+            throw new PosCudaException($"The job's restore records are sealed to vault key {id}, but this worker holds vault key {_vault.KeyId}.");
+        }
+
+        return _vaultRecords.GetOrAdd(store, s => new VaultRecords(_stores, s, _vault));
     }
 
     private ClassPatch GetPatch(BatchLease lease, IProtectionSpec spec)
@@ -117,6 +168,7 @@ public sealed partial class BatchProcessor
     {
         JobDefinition job = context.Lease.Job;
         ProtectResult protect;
+        byte[]? original = context.Records is null ? null : content.Data.ToArray(); // The restore record's source.
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
@@ -127,11 +179,16 @@ public sealed partial class BatchProcessor
             return Failed(item, job, e.Reason, content.ETag, content.Length);
         }
 
-        return await PutProtectedAsync(context, item, content, protect, cancellationToken).ConfigureAwait(false);
+        return await PutProtectedAsync(context, item, content, protect, original, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<ObjectResult> PutProtectedAsync(
+    private static Task<ObjectResult> PutProtectedAsync(
         BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, CancellationToken cancellationToken)
+        => PutProtectedAsync(context, item, content, protect, null, cancellationToken);
+
+    // original: the object's bytes before protection, when the job writes restore records.
+    private static async Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, byte[]? original, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
 
@@ -146,11 +203,22 @@ public sealed partial class BatchProcessor
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
-            outputETag = await context.Destination.PutAsync(item.Key, content.Data, metadata, cancellationToken).ConfigureAwait(false);
+            (outputETag, string? refused) = await PublishFence.PutProtectedAsync(
+                context.Destination, item.Key, content.Data, metadata, job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                return Failed(item, job, refused, content.ETag, content.Length);
+            }
         }
         catch (InvalidObjectException e)
         {
             return Failed(item, job, e.Reason, content.ETag, content.Length);
+        }
+
+        if (original is not null)
+        {
+            context.Records!.Add(RestoreEntry.Create(
+                item.Key, context.Lease.JobId, job.KeyId, job.KeyVersion, job.Parameters.Spec, content.ETag, original, content.Data.Span));
         }
 
         return new ObjectResult(
@@ -158,7 +226,7 @@ public sealed partial class BatchProcessor
     }
 
     // The output metadata every object of the batch shares, made once per batch.
-    private static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)
+    internal static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)
     {
         [OutputMetadata.Spec] = lease.Job.Parameters.Spec,
         [OutputMetadata.KeyId] = lease.Job.KeyId,
@@ -166,10 +234,6 @@ public sealed partial class BatchProcessor
         [OutputMetadata.Job] = lease.JobId.ToString("D"),
     };
 
-    private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
+    internal static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
-
-    private sealed record BatchContext(
-        BatchLease Lease, IProtectionSpec Spec, ClassPatch Patch, IObjectStore Source, IObjectStore Destination,
-        IReadOnlyDictionary<string, string> Metadata);
 }

@@ -21,6 +21,7 @@ public static class WorkerCli
         var cluster = new ClusterCli();
         var ledgerOption = new Option<string?>("--ledger") { Description = "The work ledger URI (default: POSCUDA_LEDGER)." };
         var keyringOption = new Option<string>("--keyring") { Description = "The keyring file (mode 0600).", Required = true };
+        var vaultOption = new Option<string?>("--vault") { Description = "The vault key file with its private key: only on workers that rekey or restore from restore records (protecting needs none)." };
         var slotsOption = new Option<int>("--slots") { Description = "Batches held at once (default: cores).", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
         var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once on this node, shared by its slots.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 }.AtLeast(1);
         var leaseOption = new Option<double>("--lease-seconds")
@@ -39,7 +40,7 @@ public static class WorkerCli
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
-            ledgerOption, keyringOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
+            ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
         };
         cluster.AddTo(root);
 
@@ -125,7 +126,10 @@ public static class WorkerCli
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
-                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, engine: engine), logger);
+                var runner = new BatchRunner(
+                    ledger,
+                    new BatchProcessor(keyring, stores, engine: engine, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null),
+                    logger);
                 logger.LogInformation(
                     "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}",
                     settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), string.Join("+", clusterSettings.Roles), keyring.KeyId, settings.Slots,
