@@ -40,10 +40,12 @@ public static class ProtectCommand
             Description = "Objects in flight at once (default: 2 x cores for folders, 16 x cores for S3).",
         }.AtLeast(0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
+        Option<long> memoryLimit = MemoryLimitOption.Create();
 
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
         {
             source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts,
+            memoryLimit,
         };
         common.AddParameters(command);
         common.AddStores(command);
@@ -60,7 +62,10 @@ public static class ProtectCommand
                 result.GetValue(concurrency),
                 result.GetValue(common.BatchSize),
                 result.GetValue(common.MaxAttempts),
-                result.GetValue(quiet)),
+                result.GetValue(quiet))
+            {
+                MemoryLimitBytes = result.GetValue(memoryLimit),
+            },
             ct));
         return command;
     }
@@ -78,7 +83,11 @@ public static class ProtectCommand
         int Concurrency,
         int BatchSize,
         int MaxAttempts,
-        bool Quiet);
+        bool Quiet)
+    {
+        /// <summary>The process's memory limit (<c>--memory-limit</c>): objects buffer only what fits in it.</summary>
+        public long MemoryLimitBytes { get; init; } = MemoryBudget.DefaultLimitBytes;
+    }
 
     /// <summary>Runs a protect job and returns the exit code.</summary>
     public static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
@@ -163,7 +172,7 @@ public static class ProtectCommand
                 completed.TrySetResult(s);
             }
         };
-        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress), new WarningWriter("worker", Console.Error));
+        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, new MemoryBudget(request.MemoryLimitBytes)), new WarningWriter("worker", Console.Error));
         var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;
@@ -245,7 +254,7 @@ public static class ProtectCommand
 
         if (request.ReportPath is not null)
         {
-            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed), cancellationToken)
+            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed, progress.Transfer), cancellationToken)
                 .ConfigureAwait(false);
         }
 

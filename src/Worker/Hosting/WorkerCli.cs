@@ -36,9 +36,11 @@ public static class WorkerCli
         var gpuOption = new Option<bool>("--gpu") { Description = "Join with the gpu role as well (a GPU engine is present)." };
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
+        Option<long> memoryLimitOption = MemoryLimitOption.Create();
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
             ledgerOption, keyringOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, gpuOption, endpointOption, pathStyleOption,
+            memoryLimitOption,
         };
         cluster.AddTo(root);
 
@@ -92,7 +94,7 @@ public static class WorkerCli
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
-                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores), logger);
+                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, budget: new MemoryBudget(parse.GetValue(memoryLimitOption))), logger);
                 logger.LogInformation(
                     "Worker {WorkerId} joining the cluster ({Seeds}): key {KeyId}, {Slots} slots, {Concurrency} objects in flight",
                     settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), keyring.KeyId, settings.Slots, settings.Concurrency);
