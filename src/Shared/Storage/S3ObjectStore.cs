@@ -369,6 +369,13 @@ public sealed class S3ObjectStore : IObjectStore
                 }
             }
 
+            if (copied > 0)
+            {
+                // Part copies ask for the source's ETag (x-amz-copy-source-if-match), but not every S3-compatible server
+                // honours it: the source must still be the version read, or the copies may be of another one.
+                await EnsureUnchangedAsync((S3ObjectReader)source, cancellationToken).ConfigureAwait(false);
+            }
+
             var complete = new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartETags = etags };
             CompleteMultipartUploadResponse done = await ExecuteAsync(
                 "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
@@ -390,6 +397,32 @@ public sealed class S3ObjectStore : IObjectStore
                     // The upload is left for the bucket's lifecycle rule to clean; the original error is what matters.
                 }
             }
+        }
+    }
+
+    private static async Task EnsureUnchangedAsync(S3ObjectReader source, CancellationToken cancellationToken)
+    {
+        S3ObjectStore store = source.Store;
+        var request = new GetObjectMetadataRequest
+        {
+            BucketName = store._location.Bucket,
+            Key = store._location.Prefix + source.Key,
+            EtagToMatch = "\"" + source.ETag + "\"",
+        };
+        GetObjectMetadataResponse head;
+        try
+        {
+            head = await store.ExecuteAsync("HEAD", source.Key, token => store._client.GetObjectMetadataAsync(request, token), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (PosCudaException e) when (e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound })
+        {
+            throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag})", e);
+        }
+
+        if (!string.Equals(Unquote(head.ETag), source.ETag, StringComparison.Ordinal))
+        {
+            throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag}, now {Unquote(head.ETag)})");
         }
     }
 
