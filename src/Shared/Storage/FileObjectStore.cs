@@ -209,10 +209,19 @@ public sealed class FileObjectStore : IObjectStore
 
     private async Task<PatchedWrite> PutWholeAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken)
     {
-        byte[] data = source.Prefix.ToArray();
-        ObjectPatch.ApplyTo(data, 0, patches);
-        string? etag = await PutAsync(key, data, s_noMetadata, cancellationToken).ConfigureAwait(false);
-        return new PatchedWrite(etag, data.Length, 0);
+        int length = source.Prefix.Length;
+        byte[] data = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            source.Prefix.Span.CopyTo(data);
+            ObjectPatch.ApplyTo(data.AsSpan(0, length), 0, patches);
+            string? etag = await PutAsync(key, data.AsMemory(0, length), s_noMetadata, cancellationToken).ConfigureAwait(false);
+            return new PatchedWrite(etag, length, 0);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(data);
+        }
     }
 
     private async Task<PatchedWrite> PutCopyAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken)
@@ -324,11 +333,8 @@ public sealed class FileObjectStore : IObjectStore
             switch (read.Errno)
             {
                 case 0 when read.Content is { } content:
-                    using (content)
-                    {
-                        byte[] bytes = content.Data.Span[..read.Length].ToArray();
-                        return new BufferedObjectReader(key, FormatETag(read.LastWriteTimeUtc, read.Length), bytes);
-                    }
+                    content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
+                    return new BufferedObjectReader(key, content);
 
                 case 0 when read.Kind == LinuxFiles.FileKind.Directory:
                     throw new InvalidObjectException(key, "is a folder, not a file");
@@ -914,11 +920,17 @@ public sealed class FileObjectStore : IObjectStore
         }
     }
 
-    // A file read whole when it was opened.
-    private sealed class BufferedObjectReader(string key, string etag, byte[] bytes) : ObjectReader(key, bytes.Length, etag, bytes)
+    // A file read whole when it was opened, in a pooled buffer given back when the reader is disposed.
+    private sealed class BufferedObjectReader(string key, ObjectContent content) : ObjectReader(key, content.Length, content.ETag, content.Data)
     {
         protected override ValueTask ReadCoreAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("Every byte of a buffered object is in its prefix.");
+
+        public override ValueTask DisposeAsync()
+        {
+            content.Dispose();
+            return base.DisposeAsync();
+        }
     }
 
     // An open file read at the version it had when opened; the handle keeps the same file even if it is renamed over.

@@ -8,14 +8,13 @@ namespace PosCuda.Shared.Storage;
 /// </remarks>
 public abstract class ObjectReader : IAsyncDisposable
 {
-    private readonly byte[] _prefix;
+    private readonly ReadOnlyMemory<byte> _prefix;
     private long _bytesRead;
 
     /// <summary>A reader of <paramref name="length"/> bytes whose first <paramref name="prefix"/> bytes are already read.</summary>
-    protected ObjectReader(string key, long length, string? etag, byte[] prefix)
+    protected ObjectReader(string key, long length, string? etag, ReadOnlyMemory<byte> prefix)
     {
         ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(prefix);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Key = key;
         Length = length;
@@ -52,7 +51,7 @@ public abstract class ObjectReader : IAsyncDisposable
         if (offset < _prefix.Length)
         {
             int cached = (int)Math.Min(destination.Length, _prefix.Length - offset);
-            _prefix.AsSpan((int)offset, cached).CopyTo(destination.Span);
+            _prefix.Span.Slice((int)offset, cached).CopyTo(destination.Span);
             destination = destination[cached..];
             offset += cached;
         }
