@@ -16,6 +16,8 @@ public sealed class MemoryBudget
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly object _lock = new();
     private long _free;
+    private int _waiting;
+    private TaskCompletionSource? _released;
 
     /// <summary>A budget for a process limited to <paramref name="limitBytes"/> in all.</summary>
     public MemoryBudget(long limitBytes)
@@ -50,9 +52,33 @@ public sealed class MemoryBudget
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(bytes, ObjectBytes);
+        lock (_lock)
+        {
+            // The common case, taken without queueing: nobody waits and the bytes are free.
+            if (_waiting == 0 && _free >= bytes)
+            {
+                _free -= bytes;
+                return new Grant(this, bytes);
+            }
+
+            _waiting++;
+        }
 
         // One waiter at a time at the head of the queue: a large request is not starved by a stream of small ones.
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _waiting--;
+            }
+
+            throw;
+        }
+
         try
         {
             while (true)
@@ -63,13 +89,26 @@ public sealed class MemoryBudget
                     if (_free >= bytes)
                     {
                         _free -= bytes;
+                        _waiting--;
                         return new Grant(this, bytes);
                     }
 
                     released = _released ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
 
-                await released.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await released.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    lock (_lock)
+                    {
+                        _waiting--;
+                    }
+
+                    throw;
+                }
             }
         }
         finally
@@ -78,7 +117,6 @@ public sealed class MemoryBudget
         }
     }
 
-    private TaskCompletionSource? _released;
 
     private void Release(long bytes)
     {
