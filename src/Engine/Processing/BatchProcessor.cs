@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using PosCuda.Shared;
@@ -131,6 +132,12 @@ public sealed class BatchProcessor
 
         await using (reader.ConfigureAwait(false))
         {
+            if (reader.HoldsWholeObject)
+            {
+                // A short clip, read whole with its header: protected in one buffer and written in one piece.
+                return await ProtectWholeAsync(context, item, reader, frameCount: reader.Length, cancellationToken).ConfigureAwait(false);
+            }
+
             WavLayout layout;
             try
             {
@@ -143,7 +150,7 @@ public sealed class BatchProcessor
 
             ProtectionRegion? region = context.Spec.PlanRegion(layout, context.Patch, job.Parameters);
             return region is null
-                ? await ProtectWholeAsync(context, item, reader, layout, cancellationToken).ConfigureAwait(false)
+                ? await ProtectWholeAsync(context, item, reader, layout.FrameCount, cancellationToken).ConfigureAwait(false)
                 : await ProtectRegionAsync(context, item, reader, layout, region, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -199,30 +206,48 @@ public sealed class BatchProcessor
     }
 
     // A spec that changes the whole clip at once (poscuda-v2): the object is read whole, protected and written whole.
+    // frameCount: the clip's frames, or an upper bound (its length in bytes) when the layout is not read yet.
     private async Task<ObjectResult> ProtectWholeAsync(
-        BatchContext context, BatchObject item, ObjectReader reader, WavLayout layout, CancellationToken cancellationToken)
+        BatchContext context, BatchObject item, ObjectReader reader, long frameCount, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
 
-        // The file, and the spec's two float64 copies of one channel.
-        long need = reader.Length + (16 * layout.FrameCount);
+        // The file, and the spec's two float64 copies of one channel (v2; v1 needs less).
+        long need = reader.Length + (16 * frameCount);
         if (reader.Length > Array.MaxLength || (_budget is not null && need > _budget.ObjectBytes))
         {
             return TooLarge(item, job, reader, need);
         }
 
         using MemoryBudget.Grant? grant = await AcquireAsync(need, cancellationToken).ConfigureAwait(false);
-        byte[] data = new byte[reader.Length];
-        using (PipelineTelemetry.StartStage(SpanNames.StageGet))
+        int length = (int)reader.Length;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
         {
-            await reader.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
+            Memory<byte> data = buffer.AsMemory(0, length);
+            using (PipelineTelemetry.StartStage(SpanNames.StageGet))
+            {
+                await reader.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await ProtectAndPutAsync(context, item, reader, data, cancellationToken).ConfigureAwait(false);
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<ObjectResult> ProtectAndPutAsync(
+        BatchContext context, BatchObject item, ObjectReader reader, Memory<byte> data, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
 
         ProtectResult protect;
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
-            protect = context.Spec.Protect(data, context.Patch, job.Parameters, item.Key);
+            protect = context.Spec.Protect(data.Span, context.Patch, job.Parameters, item.Key);
         }
         catch (InvalidObjectException e)
         {
