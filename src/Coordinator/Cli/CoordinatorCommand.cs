@@ -39,6 +39,24 @@ public static class CoordinatorCommand
                 throw new UsageException(e.Message);
             }
 
+            if (result.GetValue(cluster.CheckConfig))
+            {
+                string described;
+                try
+                {
+                    await using IWorkLedger opened = WorkLedger.Open(common.ReadLedger(result));
+                    described = opened.Describe();
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UsageException(e.Message);
+                }
+
+                await Console.Out.WriteLineAsync(NodeConfigReport.Write("poscuda coordinator", settings, described, json =>
+                    json.WriteString("s3Endpoint", result.GetValue(common.S3Endpoint)))).ConfigureAwait(false);
+                return ExitCodes.Success;
+            }
+
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));

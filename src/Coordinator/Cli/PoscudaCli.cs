@@ -17,6 +17,10 @@ public static class PoscudaCli
             CoordinatorCommand.Create(common),
             StatusCommand.Create(common),
             KeyringCommand.Create(),
+            VaultCommand.Create(),
+            RekeyCommand.Create(common),
+            RestoreCommand.Create(common),
+            VerifyCommand.Create(common),
             QualityCommand.Create(common),
             AuditCommand.Create(common),
         };
@@ -62,7 +66,7 @@ public static class PoscudaCli
 
     private static string? TelemetryRole(ParseResult parse) => parse.CommandResult.Command.Name switch
     {
-        "protect" => TelemetrySetup.ProtectRole,
+        "protect" or "rekey" or "restore" => TelemetrySetup.ProtectRole,
         "coordinator" or "submit" => TelemetrySetup.CoordinatorRole,
         _ => null,
     };

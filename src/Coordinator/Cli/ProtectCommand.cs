@@ -11,10 +11,12 @@ using PosCuda.Coordinator.Reports;
 using PosCuda.Engine.Batches;
 using PosCuda.Engine.Hosting;
 using PosCuda.Engine.Processing;
+using PosCuda.Gpu;
 using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Vault;
 using PosCuda.Worker.Hosting;
 
 namespace PosCuda.Coordinator.Cli;
@@ -40,12 +42,14 @@ public static class ProtectCommand
             Description = "Objects in flight at once (default: 2 x cores for folders, 16 x cores for S3).",
         }.AtLeast(0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
+        Option<string> device = DeviceOption.Create();
         Option<long> memoryLimit = MemoryLimitOption.Create();
 
+        var vault = new VaultOptions();
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
         {
-            source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts,
-            memoryLimit,
+            source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts, device,
+            vault.File, vault.Store, memoryLimit,
         };
         common.AddParameters(command);
         common.AddStores(command);
@@ -64,6 +68,8 @@ public static class ProtectCommand
                 result.GetValue(common.MaxAttempts),
                 result.GetValue(quiet))
             {
+                Device = result.GetRequiredValue(device),
+                Operation = vault.ReadRecordsOperation(result),
                 MemoryLimitBytes = result.GetValue(memoryLimit),
             },
             ct));
@@ -87,6 +93,15 @@ public static class ProtectCommand
     {
         /// <summary>The process's memory limit (<c>--memory-limit</c>): objects buffer only what fits in it.</summary>
         public long MemoryLimitBytes { get; init; } = MemoryBudget.DefaultLimitBytes;
+
+        /// <summary>Rekey, restore, or restore records to write; null for a plain protect.</summary>
+        public JobOperation? Operation { get; init; }
+
+        /// <summary>The vault key (with its private half) where the job reads restore records.</summary>
+        public VaultKey? Vault { get; init; }
+
+        /// <summary>The <c>--device</c> the patch convolution runs on (auto, cpu, cuda, ilgpu-cpu).</summary>
+        public string Device { get; init; } = "auto";
     }
 
     /// <summary>Runs a protect job and returns the exit code.</summary>
@@ -97,9 +112,27 @@ public static class ProtectCommand
         LabelRule labels = Locations.ParseLabels(request.LabelRule);
         string source = Locations.Normalise(request.Source);
         string destination = Locations.Normalise(request.Destination);
-        Locations.EnsureNotWithin(destination, source);
+        JobKind kind = request.Operation?.Kind ?? JobKind.Protect;
+        if (kind != JobKind.Rekey)
+        {
+            Locations.EnsureNotWithin(destination, source);
+        }
 
-        Keyring keyring = KeyringFile.Load(request.KeyringPath);
+        // A restore needs no protection key: the records and the vault key are all it reads.
+        Keyring keyring = kind == JobKind.Restore ? Keyring.Create() : KeyringFile.Load(request.KeyringPath);
+        string keyId = kind == JobKind.Restore ? "vault-" + request.Vault!.KeyId : keyring.KeyId;
+        int keyVersion = kind == JobKind.Restore ? 1 : keyring.Active;
+        IPatchEngine patchEngine;
+        try
+        {
+            patchEngine = PatchEngines.Create(PatchEngines.Parse(request.Device));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UsageException($"--device {request.Device}: {e.Message}", e);
+        }
+
+        using IDisposable? patchEngineLifetime = patchEngine as IDisposable;
         string statePath = request.StatePath ?? Locations.DefaultStatePath(destination);
         Directory.CreateDirectory(statePath);
         using StateFolderLock stateLock = StateFolderLock.Acquire(statePath);
@@ -109,7 +142,7 @@ public static class ProtectCommand
         await using var stores = new ObjectStoreCache(request.StoreOptions);
 
         var definition = new JobDefinition(
-            source, destination, labels.Text, request.Parameters, keyring.KeyId, keyring.Active, request.MaxAttempts);
+            source, destination, labels.Text, request.Parameters, keyId, keyVersion, request.MaxAttempts, Operation: request.Operation);
         Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         TextWriter err = Console.Error;
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -172,7 +205,13 @@ public static class ProtectCommand
                 completed.TrySetResult(s);
             }
         };
-        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, new MemoryBudget(request.MemoryLimitBytes)), new WarningWriter("worker", Console.Error));
+        if (patchEngine is not CpuSimdPatchEngine)
+        {
+            await err.WriteLineAsync($"Patch engine: {patchEngine.Name}.").ConfigureAwait(false);
+        }
+
+        var runner = new BatchRunner(
+            ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault, new MemoryBudget(request.MemoryLimitBytes)), new WarningWriter("worker", Console.Error));
         var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;
@@ -264,9 +303,15 @@ public static class ProtectCommand
             await err.WriteLineAsync($"failed: {ObjectKeys.Printable(failure.Key)}: {failure.Reason}").ConfigureAwait(false);
         }
 
+        string done = kind switch
+        {
+            JobKind.Rekey => $"{summary.Rekeyed} re-keyed to v{keyring.Active}, {summary.Untouched} untouched",
+            JobKind.Restore => $"{summary.Protected} restored",
+            _ => $"{summary.Protected} protected",
+        };
         Console.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"poscuda: job {jobId}: {summary.Protected} protected, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyring.KeyId} v{keyring.Active}, {request.Parameters.Spec})"));
+            $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {request.Parameters.Spec})"));
         if (!complete)
         {
             return ExitCodes.Error;

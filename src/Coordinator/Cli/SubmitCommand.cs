@@ -4,6 +4,7 @@ using PosCuda.Shared.Labels;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
+using PosCuda.Shared.Vault;
 
 namespace PosCuda.Coordinator.Cli;
 
@@ -14,10 +15,15 @@ public static class SubmitCommand
     public static Command Create(CommonOptions common)
     {
         var source = new Argument<string>("SRC") { Description = "Source: s3://bucket/prefix (or a folder every worker can read)." };
-        var destination = new Argument<string>("DST") { Description = "Destination: s3://bucket/prefix (or a shared folder)." };
+        var destination = new Argument<string?>("DST") { Description = "Destination: s3://bucket/prefix (or a shared folder); none with --rekey.", Arity = ArgumentArity.ZeroOrOne };
+        var rekey = new Option<bool>("--rekey") { Description = "Submit a rekey of the published set SRC: re-protect every object under --from-version with the keyring's active version." };
+        var fromVersion = new Option<int>("--from-version") { Description = "With --rekey: the key version whose objects are re-protected." };
+        var originals = new Option<string?>("--source") { Description = "With --rekey: where the originals are; else they are rebuilt from restore records (--vault, --vault-store; workers need --vault)." };
+        var vault = new VaultOptions();
         var command = new Command("submit", "Plan a job in the ledger for poscuda-worker processes; prints the job id as the last line.")
         {
             source, destination, common.Ledger, common.Keyring, common.Labels, common.BatchSize, common.MaxAttempts,
+            rekey, fromVersion, originals, vault.File, vault.Store,
         };
         common.AddParameters(command);
         common.AddStores(command);
@@ -25,14 +31,33 @@ public static class SubmitCommand
         {
             LabelRule labels = Locations.ParseLabels(result.GetRequiredValue(common.Labels));
             string src = Locations.Normalise(result.GetRequiredValue(source));
-            string dst = Locations.Normalise(result.GetRequiredValue(destination));
-            Locations.EnsureNotWithin(dst, src);
+            JobOperation? operation;
+            string dst;
+            if (result.GetValue(rekey))
+            {
+                if (result.GetValue(destination) is not null)
+                {
+                    throw new UsageException("submit --rekey takes the published set alone (SRC); the rekey replaces its objects in place.");
+                }
+
+                dst = src;
+                (operation, VaultKey? key) = RekeyCommand.ReadOperation(
+                    result, result.GetRequiredValue(common.Keyring), result.GetValue(fromVersion), result.GetValue(originals), vault);
+                key?.Dispose(); // The job carries the vault's public key only; workers bring the private one.
+            }
+            else
+            {
+                dst = Locations.Normalise(result.GetValue(destination) ?? throw new UsageException("submit needs SRC and DST."));
+                Locations.EnsureNotWithin(dst, src);
+                operation = vault.ReadRecordsOperation(result);
+            }
+
             ProtectionParameters parameters = common.ReadParameters(result);
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
-            var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts));
+            var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts), Operation: operation);
             var planner = new JobPlanner(ledger);
             int batchSize = result.GetValue(common.BatchSize);
             Guid? jobId = null;

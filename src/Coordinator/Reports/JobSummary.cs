@@ -13,6 +13,12 @@ public sealed class JobSummary
     /// <summary>Objects protected and written.</summary>
     public long Protected { get; private set; }
 
+    /// <summary>Rekey: objects re-protected under the active version (by this run or an earlier attempt of the job).</summary>
+    public long Rekeyed { get; private set; }
+
+    /// <summary>Rekey: objects left as they were (under another version or key).</summary>
+    public long Untouched { get; private set; }
+
     /// <summary>Objects rejected (bad input, no label) or dead-lettered.</summary>
     public long Failed { get; private set; }
 
@@ -57,6 +63,19 @@ public sealed class JobSummary
         {
             case ObjectOutcome.Done:
                 Protected++;
+                if (Job.Definition.Kind == JobKind.Rekey)
+                {
+                    // A rekey records an object it left under another version as done, without an output tag.
+                    if (record.OutputETag is null)
+                    {
+                        Untouched++;
+                    }
+                    else
+                    {
+                        Rekeyed++;
+                    }
+                }
+
                 ClippedSamples += record.ClippedSamples;
                 Bytes += record.Bytes;
                 if (record.KeyVersion is int version)

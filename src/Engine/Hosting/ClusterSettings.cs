@@ -39,6 +39,15 @@ public sealed record ClusterSettings
     /// <summary>The Akka.Management HTTP port (cluster bootstrap and health checks); 0 leaves it off unless Kubernetes discovery needs it.</summary>
     public int ManagementPort { get; init; }
 
+    /// <summary>The port of the HTTP endpoint for liveness and readiness probes (<c>/alive</c>, <c>/ready</c>); 0 = none.</summary>
+    public int HealthPort { get; init; }
+
+    /// <summary>The management port to listen on: <see cref="ManagementPort"/>, or 8558 under Kubernetes discovery when it is 0; 0 = no HTTP endpoint.</summary>
+    public int ManagementHttpPort => ManagementPort > 0 ? ManagementPort : Discovery == ClusterDiscovery.Kubernetes ? DefaultManagementPort : 0;
+
+    /// <summary>Akka.Management's conventional HTTP port.</summary>
+    public const int DefaultManagementPort = 8558;
+
     /// <summary>The pod label selector Kubernetes discovery looks for (<c>app=poscuda</c> by default).</summary>
     public string KubernetesPodSelector { get; init; } = "app=poscuda";
 

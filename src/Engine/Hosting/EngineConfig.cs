@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Akka.Cluster.Sharding;
 using Akka.Configuration;
 
 namespace PosCuda.Engine.Hosting;
@@ -64,7 +65,7 @@ public static class EngineConfig
             hocon.AppendLine(CultureInfo.InvariantCulture, $$"""
                 akka.management.http {
                   hostname = {{Quote(settings.PublicHostname ?? settings.Hostname)}}
-                  port = {{(settings.ManagementPort > 0 ? settings.ManagementPort : 8558)}}
+                  port = {{settings.ManagementHttpPort}}
                   bind-hostname = "0.0.0.0"
                 }
                 akka.management.cluster.bootstrap.contact-point-discovery {
@@ -76,6 +77,36 @@ public static class EngineConfig
         }
 
         return ConfigurationFactory.ParseString(hocon.ToString());
+    }
+
+    /// <summary>The longest coordinated shutdown of a node with <paramref name="settings"/> can take: the sum of every phase's timeout.</summary>
+    /// <remarks>
+    /// Phases run one after another and each waits up to its timeout for its tasks, so this bounds the time from SIGTERM to exit.
+    /// Read from the configuration the node runs with (this engine's, over Akka.Cluster.Sharding's, Akka.Cluster's and Akka's
+    /// reference configurations). With Akka.NET 1.5.75: <c>before-cluster-shutdown</c> is the drain plus 15 s, three phases
+    /// (<c>cluster-sharding-shutdown-region</c>, <c>cluster-exiting</c>, <c>actor-system-terminate</c>) take 10 s, eight more the default
+    /// 5 s: drain + 85 s. A pod's <c>terminationGracePeriodSeconds</c> must exceed it (deploy/k8s; the drift test checks it).
+    /// </remarks>
+    public static TimeSpan ShutdownBudget(ClusterSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Config config = Cluster(settings)
+            .WithFallback(ClusterSharding.DefaultConfig())
+            .WithFallback(ConfigurationFactory.FromResource<Akka.Cluster.Cluster>("Akka.Cluster.Configuration.Cluster.conf"))
+            .WithFallback(ConfigurationFactory.Default());
+        Config shutdown = config.GetConfig("akka.coordinated-shutdown");
+        TimeSpan phaseDefault = shutdown.GetTimeSpan("default-phase-timeout");
+        TimeSpan total = TimeSpan.Zero;
+        foreach (string phase in shutdown.GetConfig("phases").Root.GetObject().Items.Keys)
+        {
+            Config settingsOfPhase = shutdown.GetConfig("phases." + phase);
+            if (settingsOfPhase.GetBoolean("enabled", true))
+            {
+                total += settingsOfPhase.GetTimeSpan("timeout", phaseDefault);
+            }
+        }
+
+        return total;
     }
 
     /// <summary>The configuration of the one-process engine of <c>poscuda protect</c>: no remoting, no listening port.</summary>

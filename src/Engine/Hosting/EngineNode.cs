@@ -83,12 +83,19 @@ public sealed class EngineNode : IAsyncDisposable
             ClusterTelemetry.Observe(cluster);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
+            // Readiness needs the ledger: one indexed read of the batch counts of no job is a round trip that also shows the schema is there.
+            NodeHealth.Get(system).UseLedgerProbe(ct => ledger.GetClassBatchesAsync(Guid.Empty, ct));
+            if (settings.HealthPort > 0)
+            {
+                HealthEndpoint.Start(system, settings.HealthPort);
+            }
+
             if (settings.Discovery == ClusterDiscovery.Kubernetes)
             {
                 await AkkaManagement.Get(system).Start().ConfigureAwait(false);
                 await ClusterBootstrap.Get(system).Start().ConfigureAwait(false);
             }
-            else if (settings.ManagementPort > 0)
+            else if (settings.ManagementHttpPort > 0)
             {
                 await AkkaManagement.Get(system).Start().ConfigureAwait(false);
             }

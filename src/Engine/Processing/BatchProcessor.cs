@@ -1,12 +1,16 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
+using PosCuda.Engine.Rekey;
+using PosCuda.Engine.Restore;
+using PosCuda.Engine.Vault;
 using PosCuda.Shared;
 using PosCuda.Shared.Audio;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
+using PosCuda.Shared.Vault;
 
 namespace PosCuda.Engine.Processing;
 
@@ -15,15 +19,21 @@ namespace PosCuda.Engine.Processing;
 /// Bad input (<see cref="InvalidObjectException"/>) fails that object only and is never retried. Any other error
 /// aborts the batch: the caller releases it, and a later attempt rewrites identical bytes (outputs are deterministic).
 /// </remarks>
-public sealed class BatchProcessor
+public sealed partial class BatchProcessor
 {
     private readonly Keyring _keyring;
     private readonly ObjectStoreCache _stores;
     private readonly IWorkObserver _observer;
-    private readonly MemoryBudget? _budget;
+    private readonly IPatchEngine _engine;
     private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
+    private readonly VaultKey? _vault;
+    private readonly MemoryBudget? _budget;
+    private readonly ConcurrentDictionary<string, VaultRecords> _vaultRecords = new(StringComparer.Ordinal);
 
-    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, MemoryBudget? budget = null)
+    /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine); <paramref name="vault"/> (the vault's private key) only where it rekeys or restores from restore records.</summary>
+    public BatchProcessor(
+        Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null, VaultKey? vault = null,
+        MemoryBudget? budget = null)
     {
         _budget = budget;
         ArgumentNullException.ThrowIfNull(keyring);
@@ -31,6 +41,8 @@ public sealed class BatchProcessor
         _keyring = keyring;
         _stores = stores;
         _observer = observer ?? NullWorkObserver.Instance;
+        _engine = engine ?? CpuSimdPatchEngine.Instance;
+        _vault = vault;
     }
 
     /// <summary>Processes every object of <paramref name="lease"/> and returns one result per object.</summary>
@@ -40,12 +52,32 @@ public sealed class BatchProcessor
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         JobDefinition job = lease.Job;
-        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec);
-        ClassPatch patch = GetPatch(lease, spec);
+        IProtectionSpec spec = ProtectionSpecs.Get(job.Parameters.Spec, _engine);
+        ClassPatch? patch = job.Kind == JobKind.Restore ? null : GetPatch(lease, spec);
         IObjectStore source = _stores.Get(job.Source);
         IObjectStore destination = _stores.Get(job.Destination);
         var results = new ObjectResult[lease.Objects.Count];
-        var context = new BatchContext(lease, spec, patch, source, destination, BatchMetadata(lease));
+        var context = new BatchContext(lease, spec, patch!, source, destination, BatchMetadata(lease))
+        {
+            Keyring = _keyring,
+            Stores = _stores,
+            Records = RestoreRecordBatch.For(lease),
+            Vault = OpenVault(job),
+            PendingWrites = job.Kind == JobKind.Rekey ? new() : null,
+        };
+        Func<BatchContext, BatchObject, CancellationToken, Task<ObjectResult>> process = job.Kind switch
+        {
+            JobKind.Rekey => RekeyObject.PrepareAsync,
+            JobKind.Restore => RestoreObject.ProcessAsync,
+            _ => ProcessProtectAsync,
+        };
+        if (_engine.PrefersBatches && spec is PoscudaV1 gathering && job.Kind == JobKind.Protect && context.Records is null)
+        {
+            // A device launch per clip would cost more than the clip's convolution: the batch's patches go in one call.
+            // (A job that writes restore records, or rekeys or restores, goes object by object.)
+            await ProcessGatheredAsync(context, gathering, concurrency, results, cancellationToken).ConfigureAwait(false);
+            return results;
+        }
 
         await Parallel.ForEachAsync(
             Enumerable.Range(0, lease.Objects.Count),
@@ -56,7 +88,7 @@ public sealed class BatchProcessor
                 ObjectResult result;
                 try
                 {
-                    result = await ProcessObjectAsync(context, lease.Objects[index], ct).ConfigureAwait(false);
+                    result = await process(context, lease.Objects[index], ct).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -69,7 +101,37 @@ public sealed class BatchProcessor
                 _observer.ObjectCompleted(result);
             }).ConfigureAwait(false);
 
+        if (job.Kind == JobKind.Rekey)
+        {
+            await RekeyObject.ReplaceAllAsync(context, results, concurrency, cancellationToken).ConfigureAwait(false); // Record before replace.
+        }
+        else if (context.Records is { } records)
+        {
+            await records.WriteAsync(_stores, cancellationToken).ConfigureAwait(false);
+        }
+
         return results;
+    }
+
+    // The restore records a rekey or restore job reads, with this process's vault key.
+    private VaultRecords? OpenVault(JobDefinition job)
+    {
+        if (job.Kind == JobKind.Protect || job.Operation?.VaultStore is not { } store || (job.Kind == JobKind.Rekey && job.Operation.Originals is not null))
+        {
+            return null;
+        }
+
+        if (_vault is null || !_vault.HasPrivateKey)
+        {
+            throw new PosCudaException($"This {job.Kind.ToString().ToLowerInvariant()} job reads restore records, but this worker holds no vault private key (--vault FILE).");
+        }
+
+        if (job.Operation.VaultKeyId is { } id && id != _vault.KeyId)
+        {
+            throw new PosCudaException($"The job's restore records are sealed to vault key {id}, but this worker holds vault key {_vault.KeyId}.");
+        }
+
+        return _vaultRecords.GetOrAdd(store, s => new VaultRecords(_stores, s, _vault));
     }
 
     private ClassPatch GetPatch(BatchLease lease, IProtectionSpec spec)
@@ -88,13 +150,101 @@ public sealed class BatchProcessor
         });
     }
 
+    private static async Task<ObjectResult> ProcessObjectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+        ObjectContent content;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
+            content = await context.Source.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, null, 0);
+        }
+
+        using (content)
+        {
+            return await ProtectAndPutAsync(context, item, content, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<ObjectResult> ProtectAndPutAsync(BatchContext context, BatchObject item, ObjectContent content, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+        ProtectResult protect;
+        byte[]? original = context.Records is null ? null : content.Data.ToArray(); // The restore record's source.
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
+            protect = context.Spec.Protect(content.Data.Span, context.Patch, job.Parameters, item.Key);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, content.ETag, content.Length);
+        }
+
+        return await PutProtectedAsync(context, item, content, protect, original, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, CancellationToken cancellationToken)
+        => PutProtectedAsync(context, item, content, protect, null, cancellationToken);
+
+    // original: the object's bytes before protection, when the job writes restore records.
+    private static async Task<ObjectResult> PutProtectedAsync(
+        BatchContext context, BatchObject item, ObjectContent content, ProtectResult protect, byte[]? original, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+
+        // The batch's entries, plus this object's source ETag.
+        IReadOnlyDictionary<string, string> metadata = context.Metadata;
+        if (content.ETag is not null)
+        {
+            metadata = new Dictionary<string, string>(context.Metadata, StringComparer.Ordinal) { [OutputMetadata.SourceETag] = content.ETag };
+        }
+
+        string? outputETag;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
+            (outputETag, string? refused) = await PublishFence.PutProtectedAsync(
+                context.Destination, item.Key, content.Data, metadata, job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                return Failed(item, job, refused, content.ETag, content.Length);
+            }
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, content.ETag, content.Length);
+        }
+
+        if (original is not null)
+        {
+            context.Records!.Add(RestoreEntry.Create(
+                item.Key, context.Lease.JobId, job.KeyId, job.KeyVersion, job.Parameters.Spec, content.ETag, original, content.Data.Span));
+        }
+
+        return new ObjectResult(
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples);
+    }
+
     // A source that changes while it is read is read again from the start, this many times in all.
     private const int MaxSourceAttempts = 3;
 
     // The first bytes read of every object: the header of a long recording, or the whole of a short clip.
     private const int PrefixBytes = 256 * 1024;
 
-    private async Task<ObjectResult> ProcessObjectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    // A protect job's object by ranges (header, region, patched copy) where nothing needs the whole object: no restore
+    // record to write, and a destination without the publish fence (S3 writes go through PublishFence, whole).
+    private Task<ObjectResult> ProcessProtectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken) =>
+        context.Records is null && context.Destination is not S3ObjectStore
+            ? ProcessByRangesAsync(context, item, cancellationToken)
+            : ProcessObjectAsync(context, item, cancellationToken);
+
+    private async Task<ObjectResult> ProcessByRangesAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -230,7 +380,7 @@ public sealed class BatchProcessor
                 await reader.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
             }
 
-            return await ProtectAndPutAsync(context, item, reader, data, cancellationToken).ConfigureAwait(false);
+            return await ProtectHeldAsync(context, item, reader, data, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -238,7 +388,7 @@ public sealed class BatchProcessor
         }
     }
 
-    private static async Task<ObjectResult> ProtectAndPutAsync(
+    private static async Task<ObjectResult> ProtectHeldAsync(
         BatchContext context, BatchObject item, ObjectReader reader, Memory<byte> data, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
@@ -294,7 +444,7 @@ public sealed class BatchProcessor
             : new Dictionary<string, string>(context.Metadata, StringComparer.Ordinal) { [OutputMetadata.SourceETag] = sourceETag };
 
     // The output metadata every object of the batch shares, made once per batch.
-    private static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)
+    internal static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)
     {
         [OutputMetadata.Spec] = lease.Job.Parameters.Spec,
         [OutputMetadata.KeyId] = lease.Job.KeyId,
@@ -302,10 +452,6 @@ public sealed class BatchProcessor
         [OutputMetadata.Job] = lease.JobId.ToString("D"),
     };
 
-    private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
+    internal static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
-
-    private sealed record BatchContext(
-        BatchLease Lease, IProtectionSpec Spec, ClassPatch Patch, IObjectStore Source, IObjectStore Destination,
-        IReadOnlyDictionary<string, string> Metadata);
 }

@@ -11,6 +11,7 @@ namespace PosCuda.Shared.Ledger;
 /// <param name="KeyVersion">The key version that protects this job.</param>
 /// <param name="MaxAttempts">Claims of one batch before it is dead-lettered.</param>
 /// <param name="TraceParent">The W3C <c>traceparent</c> of the job's trace, if traced.</param>
+/// <param name="Operation">Rekey, restore, or a protect that writes restore records; null for a plain protect.</param>
 public sealed record JobDefinition(
     string Source,
     string Destination,
@@ -19,4 +20,9 @@ public sealed record JobDefinition(
     string KeyId,
     int KeyVersion,
     int MaxAttempts = 5,
-    string? TraceParent = null);
+    string? TraceParent = null,
+    JobOperation? Operation = null)
+{
+    /// <summary>What the job does with each object.</summary>
+    public JobKind Kind => Operation?.Kind ?? JobKind.Protect;
+}

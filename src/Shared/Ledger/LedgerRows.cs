@@ -17,7 +17,7 @@ internal static class LedgerRows
     /// <summary>The columns <see cref="ReadJob"/> reads, in order.</summary>
     public const string JobColumns =
         "job_id, state, source, destination, label_rule, spec, taps, patch_length, blur, window_length, mode, "
-        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at, spec_options";
+        + "key_id, key_version, max_attempts, trace_parent, created_at, finished_at, spec_options, operation";
 
     /// <summary>The columns <see cref="ReadObject"/> reads, in order.</summary>
     public const string ObjectColumns =
@@ -47,7 +47,8 @@ internal static class LedgerRows
             reader.GetString(11),
             reader.GetInt32(12),
             reader.GetInt32(13),
-            reader.IsDBNull(14) ? null : reader.GetString(14));
+            reader.IsDBNull(14) ? null : reader.GetString(14),
+            JobOperation.Parse(reader.GetString(18)));
         return new JobRecord(
             reader.GetGuid(0),
             definition,

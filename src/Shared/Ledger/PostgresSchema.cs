@@ -84,5 +84,9 @@ internal static class PostgresSchema
         -- poscuda-v2's spectral code parameters (ProtectionParameters.Code.ToText()); empty for poscuda-v1 jobs.
         ALTER TABLE jobs ADD COLUMN spec_options text NOT NULL DEFAULT '';
         """,
+        """
+        -- Rekey, restore and restore records (JobOperation.ToText()); empty for a plain protect job.
+        ALTER TABLE jobs ADD COLUMN operation text NOT NULL DEFAULT '';
+        """,
     ];
 }

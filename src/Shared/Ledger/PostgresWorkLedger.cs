@@ -86,9 +86,9 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
         Migrations = PostgresSchema.Migrations,
         CreateJob = """
             INSERT INTO jobs (job_id, state, source, destination, label_rule, spec, taps, patch_length, blur,
-                window_length, mode, spec_options, key_id, key_version, max_attempts, trace_parent)
+                window_length, mode, spec_options, key_id, key_version, max_attempts, trace_parent, operation)
             VALUES (@job, 'planning', @source, @destination, @rule, @spec, @taps, @patch, @blur,
-                @window, @mode, @spec_options, @key_id, @key_version, @max_attempts, @trace_parent)
+                @window, @mode, @spec_options, @key_id, @key_version, @max_attempts, @trace_parent, @operation)
             """,
 
         // Planning calls of one job (from any node) queue on its row.

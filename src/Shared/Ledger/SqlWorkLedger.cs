@@ -31,6 +31,7 @@ public abstract class SqlWorkLedger : IWorkLedger
         SELECT job_id FROM jobs
         WHERE state <> 'completed' AND source = @source AND destination = @destination AND label_rule = @rule
             AND spec = @spec AND taps = @taps AND patch_length = @patch AND blur = @blur AND window_length = @window AND spec_options = @spec_options
+            AND operation = @operation
             AND mode = @mode AND key_id = @key_id AND key_version = @key_version
         """;
 
@@ -619,7 +620,8 @@ public abstract class SqlWorkLedger : IWorkLedger
             .With("@mode", LedgerText.ToText(parameters.Mode))
             .With("@spec_options", parameters.Spec == PoscudaV2.SpecName ? parameters.Code.ToText() : "")
             .With("@key_id", definition.KeyId)
-            .With("@key_version", definition.KeyVersion);
+            .With("@key_version", definition.KeyVersion)
+            .With("@operation", JobOperation.ToText(definition.Operation));
     }
 
     private async Task<string?> ReadPlanningStateAsync(DbConnection connection, DbTransaction transaction, Guid jobId, CancellationToken ct)

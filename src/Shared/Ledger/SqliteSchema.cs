@@ -82,5 +82,9 @@ internal static class SqliteSchema
         -- poscuda-v2's spectral code parameters (ProtectionParameters.Code.ToText()); empty for poscuda-v1 jobs.
         ALTER TABLE jobs ADD COLUMN spec_options TEXT NOT NULL DEFAULT '';
         """,
+        """
+        -- Rekey, restore and restore records (JobOperation.ToText()); empty for a plain protect job.
+        ALTER TABLE jobs ADD COLUMN operation TEXT NOT NULL DEFAULT '';
+        """,
     ];
 }

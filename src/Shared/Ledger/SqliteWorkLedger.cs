@@ -72,9 +72,9 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
         Migrations = SqliteSchema.Migrations,
         CreateJob = $"""
             INSERT INTO jobs (job_id, state, source, destination, label_rule, spec, taps, patch_length, blur,
-                window_length, mode, spec_options, key_id, key_version, max_attempts, trace_parent, created_at)
+                window_length, mode, spec_options, key_id, key_version, max_attempts, trace_parent, operation, created_at)
             VALUES (@job, 'planning', @source, @destination, @rule, @spec, @taps, @patch, @blur,
-                @window, @mode, @spec_options, @key_id, @key_version, @max_attempts, @trace_parent, {Now})
+                @window, @mode, @spec_options, @key_id, @key_version, @max_attempts, @trace_parent, @operation, {Now})
             """,
 
         // The write transaction holds the database lock: no row lock to take.

@@ -92,7 +92,8 @@ public static class KeyringFile
     private static string FormatMode(UnixFileMode mode)
         => Convert.ToString((int)mode, 8).PadLeft(4, '0');
 
-    private static byte[] ReadPrivateFile(string path)
+    /// <summary>Reads a file that must not be open to group or others (keyrings, vault keys), checked on the open handle.</summary>
+    internal static byte[] ReadPrivateFile(string path)
     {
         try
         {

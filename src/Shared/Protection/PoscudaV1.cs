@@ -6,13 +6,15 @@ using PosCuda.Shared.Audio;
 namespace PosCuda.Shared.Protection;
 
 /// <summary>The frozen spec <c>poscuda-v1</c> (docs/spec.md): one keyed low-pass patch per class.</summary>
-public sealed class PoscudaV1 : IProtectionSpec
+public sealed partial class PoscudaV1 : IProtectionSpec
 {
     /// <summary>The spec's name, recorded on every job and output.</summary>
     public const string SpecName = "poscuda-v1";
 
-    // Above this many output samples the patch is convolved in chunks (whole-clip mode on long clips).
+    // Above this many output samples the patch is convolved in chunks (whole-clip mode on long clips); an engine that
+    // prefers batches (a device launch per call) gets larger chunks.
     private const int ChunkSamples = 16384;
+    private const int BatchingChunkSamples = 1 << 20;
 
     private const double TwoPow32 = 4294967296.0;
 
@@ -20,12 +22,25 @@ public sealed class PoscudaV1 : IProtectionSpec
     private static readonly byte[] s_filterInfo = "poscuda/v1/filter"u8.ToArray();
     private static readonly byte[] s_positionInfo = "poscuda/v1/position"u8.ToArray();
 
-    private PoscudaV1()
+    private readonly IPatchEngine _engine;
+
+    private PoscudaV1(IPatchEngine engine)
     {
+        _engine = engine;
     }
 
-    /// <summary>The one instance.</summary>
-    public static PoscudaV1 Instance { get; } = new();
+    /// <summary>The spec on the default engine (<see cref="CpuSimdPatchEngine"/>).</summary>
+    public static PoscudaV1 Instance { get; } = new(CpuSimdPatchEngine.Instance);
+
+    /// <summary>The engine this instance convolves on.</summary>
+    public IPatchEngine Engine => _engine;
+
+    /// <summary>The spec convolving on <paramref name="engine"/>; outputs are the same bytes on every engine.</summary>
+    public static PoscudaV1 WithEngine(IPatchEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        return ReferenceEquals(engine, CpuSimdPatchEngine.Instance) ? Instance : new PoscudaV1(engine);
+    }
 
     /// <inheritdoc/>
     public string Name => SpecName;
@@ -98,26 +113,8 @@ public sealed class PoscudaV1 : IProtectionSpec
         return ProtectWindow(window, region.ReadFirstFrame, layout, patch, region.ChangeFirstFrame, region.ChangeFrameCount);
     }
 
-    private static void CheckPatch(ClassPatch patch, ProtectionParameters parameters)
-    {
-        ArgumentNullException.ThrowIfNull(patch);
-        ArgumentNullException.ThrowIfNull(parameters);
-        if (patch.Taps.Length != parameters.Taps)
-        {
-            throw new ArgumentException(
-                $"The patch has {patch.Taps.Length} taps but the parameters say {parameters.Taps}; it was derived with other parameters.",
-                nameof(patch));
-        }
-
-        if (patch.Position < 0 || patch.Position > parameters.Window - parameters.PatchLength)
-        {
-            throw new ArgumentException(
-                $"The patch position {patch.Position} is outside [0, {parameters.Window - parameters.PatchLength}].", nameof(patch));
-        }
-    }
-
     // Patches frames [start, start + length) of every channel; window holds the data chunk's frames from windowFirstFrame on.
-    private static ProtectResult ProtectWindow(Span<byte> window, long windowFirstFrame, WavLayout layout, ClassPatch patch, long start, long length)
+    private ProtectResult ProtectWindow(Span<byte> window, long windowFirstFrame, WavLayout layout, ClassPatch patch, long start, long length)
     {
         if (length == 0)
         {
@@ -125,7 +122,7 @@ public sealed class PoscudaV1 : IProtectionSpec
         }
 
         int k = patch.Taps.Length;
-        int chunk = (int)Math.Min(length, ChunkSamples);
+        int chunk = (int)Math.Min(length, _engine.PrefersBatches ? BatchingChunkSamples : ChunkSamples);
         double[] taps = ArrayPool<double>.Shared.Rent(k);
         double[] input = ArrayPool<double>.Shared.Rent(chunk + k - 1);
         double[] output = ArrayPool<double>.Shared.Rent(chunk);
@@ -167,8 +164,26 @@ public sealed class PoscudaV1 : IProtectionSpec
         return (Math.Min(position, frameCount - parameters.PatchLength), parameters.PatchLength);
     }
 
+    private static void CheckPatch(ClassPatch patch, ProtectionParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (patch.Taps.Length != parameters.Taps)
+        {
+            throw new ArgumentException(
+                $"The patch has {patch.Taps.Length} taps but the parameters say {parameters.Taps}; it was derived with other parameters.",
+                nameof(patch));
+        }
+
+        if (patch.Position < 0 || patch.Position > parameters.Window - parameters.PatchLength)
+        {
+            throw new ArgumentException(
+                $"The patch position {patch.Position} is outside [0, {parameters.Window - parameters.PatchLength}].", nameof(patch));
+        }
+    }
+
     /// <summary>Patches one channel's frames <c>[start, start + length)</c> chunk by chunk; returns the clipped count.</summary>
-    private static long ProtectChannel(
+    private long ProtectChannel(
         Span<byte> window, long windowFirstFrame, WavLayout layout, int channel, long start, long length,
         ReadOnlySpan<double> taps, Span<double> input, Span<double> output)
     {
@@ -195,7 +210,7 @@ public sealed class PoscudaV1 : IProtectionSpec
                 SampleCodec.Decode(window, windowFirstFrame, layout, channel, first + context, x[context..]);
             }
 
-            PatchConvolution.Convolve(x, taps, y);
+            _engine.Convolve(taps, x, [new PatchRegion(0, 0, count)], y);
             clipped += SampleCodec.Encode(window, windowFirstFrame, layout, channel, start + done, y);
             done += count;
         }

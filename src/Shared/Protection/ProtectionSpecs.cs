@@ -23,4 +23,13 @@ public static class ProtectionSpecs
 
         throw new ArgumentException($"Unknown protection spec '{name}'; known specs: {string.Join(", ", Names)}.", nameof(name));
     }
+
+    /// <summary>Returns the spec called <paramref name="name"/>, convolving on <paramref name="engine"/> where the spec convolves.</summary>
+    /// <exception cref="ArgumentException">No such spec.</exception>
+    public static IProtectionSpec Get(string name, IPatchEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        IProtectionSpec spec = Get(name);
+        return spec is PoscudaV1 ? PoscudaV1.WithEngine(engine) : spec;
+    }
 }

@@ -18,12 +18,10 @@ namespace PosCuda.Shared.Storage;
 /// the file system, is what survives a crash, and a lost write is rewritten by the retry.</para>
 /// <para>Object metadata has nowhere to go in a folder and is ignored.</para>
 /// </remarks>
-public sealed class FileObjectStore : IObjectStore
+public sealed partial class FileObjectStore : IConditionalObjectStore
 {
     /// <summary>The marker in the names of this store's temporary files.</summary>
     public const string TempFileMarker = ".poscuda-tmp-";
-
-    private static readonly Dictionary<string, string> s_noMetadata = new(StringComparer.Ordinal);
 
     private static readonly EnumerationOptions s_enumerationOptions = new()
     {

@@ -11,6 +11,7 @@ namespace PosCuda.Shared.Storage;
 public sealed class ObjectContent : IDisposable
 {
     private const int MaxPooledLength = 1 << 20;
+    private static readonly Dictionary<string, string> s_noMetadata = [];
     private byte[] _buffer;
     private bool _pooled;
 
@@ -38,6 +39,9 @@ public sealed class ObjectContent : IDisposable
 
     /// <summary>The entity tag the bytes were read at, if the store has one.</summary>
     public string? ETag { get; private set; }
+
+    /// <summary>The object's user metadata, if the store keeps any (S3 does, a folder does not).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; set; } = s_noMetadata;
 
     /// <summary>Content of <paramref name="length"/> bytes to be filled through <see cref="Data"/>: in a pooled buffer
     /// up to 1 MiB (pooled buffers come in powers of two, which would waste up to half of a long recording's memory).</summary>

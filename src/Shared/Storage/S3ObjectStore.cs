@@ -31,7 +31,7 @@ namespace PosCuda.Shared.Storage;
 /// (recursively, without delimiter) up to eight at a time; the order of keys is therefore not defined. Zero-length
 /// keys ending in '/' (folder markers) are skipped.</para>
 /// </remarks>
-public sealed class S3ObjectStore : IObjectStore
+public sealed partial class S3ObjectStore : IConditionalObjectStore
 {
     /// <summary>The tag naming why a request was retried.</summary>
     public const string RetryCauseTag = "poscuda.retry.cause";
@@ -116,7 +116,9 @@ public sealed class S3ObjectStore : IObjectStore
         return await ExecuteAsync("GET", key, async token =>
         {
             using GetObjectResponse response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
-            return await ReadBodyAsync(key, response, token).ConfigureAwait(false);
+            ObjectContent content = await ReadBodyAsync(key, response, token).ConfigureAwait(false);
+            content.Metadata = UserMetadata(response.Metadata);
+            return content;
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -36,6 +36,12 @@ public sealed class ClusterCli
         Description = "Akka.Management HTTP port (health checks, bootstrap; 0 = off unless --discovery Kubernetes, which uses 8558).",
     }.AtLeast(0);
 
+    /// <summary>The HTTP port of the liveness and readiness probes.</summary>
+    public Option<int> HealthPort { get; } = new Option<int>("--health-port")
+    {
+        Description = "HTTP port answering GET /alive (the actor system runs) and GET /ready (an Up cluster member that reaches the ledger) with 200 or 503 (0 = off).",
+    }.AtLeast(0);
+
     /// <summary>How long the split brain resolver waits before downing unreachable nodes.</summary>
     public Option<double> StableAfter { get; } = new Option<double>("--stable-after")
     {
@@ -43,11 +49,17 @@ public sealed class ClusterCli
         DefaultValueFactory = _ => 10,
     }.Positive();
 
+    /// <summary>Checks the options and environment, prints the settings the node would run with and exits, starting nothing.</summary>
+    public Option<bool> CheckConfig { get; } = new("--check-config")
+    {
+        Description = "Check the options and environment, print the settings this node would run with (JSON, no secrets) and exit: 0, or 2 with the reason. Starts nothing and connects to nothing.",
+    };
+
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (Option option in (Option[])[Port, Hostname, PublicHostname, Seeds, Discovery, ManagementPort, StableAfter])
+        foreach (Option option in (Option[])[Port, Hostname, PublicHostname, Seeds, Discovery, ManagementPort, HealthPort, StableAfter, CheckConfig])
         {
             command.Options.Add(option);
         }
@@ -81,6 +93,7 @@ public sealed class ClusterCli
             Roles = roles,
             Discovery = discovery,
             ManagementPort = result.GetValue(ManagementPort),
+            HealthPort = result.GetValue(HealthPort),
             StableAfter = TimeSpan.FromSeconds(result.GetValue(StableAfter)),
             DrainTimeout = drainTimeout,
         };

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using PosCuda.Engine.Batches;
 using PosCuda.Engine.Hosting;
 using PosCuda.Engine.Processing;
+using PosCuda.Gpu;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
@@ -20,6 +21,7 @@ public static class WorkerCli
         var cluster = new ClusterCli();
         var ledgerOption = new Option<string?>("--ledger") { Description = "The work ledger URI (default: POSCUDA_LEDGER)." };
         var keyringOption = new Option<string>("--keyring") { Description = "The keyring file (mode 0600).", Required = true };
+        var vaultOption = new Option<string?>("--vault") { Description = "The vault key file with its private key: only on workers that rekey or restore from restore records (protecting needs none)." };
         var slotsOption = new Option<int>("--slots") { Description = "Batches held at once (default: cores).", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
         var concurrencyOption = new Option<int>("--concurrency") { Description = "Objects in flight at once on this node, shared by its slots.", DefaultValueFactory = _ => Environment.ProcessorCount * 8 }.AtLeast(1);
         var leaseOption = new Option<double>("--lease-seconds")
@@ -33,13 +35,13 @@ public static class WorkerCli
             DefaultValueFactory = _ => 120,
         }.Positive();
         var idOption = new Option<string?>("--worker-id") { Description = "This node's name in the ledger (default: host/pid)." };
-        var gpuOption = new Option<bool>("--gpu") { Description = "Join with the gpu role as well (a GPU engine is present)." };
+        var deviceOption = DeviceOption.Create();
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
         Option<long> memoryLimitOption = MemoryLimitOption.Create();
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
-            ledgerOption, keyringOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, gpuOption, endpointOption, pathStyleOption,
+            ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
             memoryLimitOption,
         };
         cluster.AddTo(root);
@@ -72,9 +74,41 @@ public static class WorkerCli
             using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             ILogger logger = loggers.CreateLogger("poscuda-worker");
             ClusterSettings clusterSettings;
+            if (parse.GetValue(cluster.CheckConfig))
+            {
+                // No engine is created (the machine checking a manifest need not have the pod's GPU); cuda means the gpu role.
+                PatchDevice device;
+                try
+                {
+                    device = PatchEngines.Parse(parse.GetRequiredValue(deviceOption));
+                    string[] checkedRoles = device == PatchDevice.Cuda ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
+                    clusterSettings = cluster.Read(parse, checkedRoles, TimeSpan.FromSeconds(parse.GetValue(drainOption)));
+                }
+                catch (ArgumentException e)
+                {
+                    await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                    return 2;
+                }
+
+                return await CheckConfigAsync(parse, clusterSettings, ledgerLocation, parse.GetRequiredValue(deviceOption)).ConfigureAwait(false);
+            }
+
+            IPatchEngine engine;
             try
             {
-                string[] roles = parse.GetValue(gpuOption) ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
+                engine = PatchEngines.Create(PatchEngines.Parse(parse.GetRequiredValue(deviceOption)));
+            }
+            catch (InvalidOperationException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            using IDisposable? engineLifetime = engine as IDisposable;
+            try
+            {
+                // A node whose engine runs on a GPU joins with the gpu role as well.
+                string[] roles = PatchEngines.IsGpu(engine) ? [ClusterSettings.WorkerRole, ClusterSettings.GpuRole] : [ClusterSettings.WorkerRole];
                 clusterSettings = cluster.Read(parse, roles, TimeSpan.FromSeconds(parse.GetValue(drainOption)));
             }
             catch (ArgumentException e)
@@ -94,10 +128,16 @@ public static class WorkerCli
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
-                var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, budget: new MemoryBudget(parse.GetValue(memoryLimitOption))), logger);
+                var runner = new BatchRunner(
+                    ledger,
+                    new BatchProcessor(
+                        keyring, stores, engine: engine, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null,
+                        budget: new MemoryBudget(parse.GetValue(memoryLimitOption))),
+                    logger);
                 logger.LogInformation(
-                    "Worker {WorkerId} joining the cluster ({Seeds}): key {KeyId}, {Slots} slots, {Concurrency} objects in flight",
-                    settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), keyring.KeyId, settings.Slots, settings.Concurrency);
+                    "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}",
+                    settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), string.Join("+", clusterSettings.Roles), keyring.KeyId, settings.Slots,
+                    settings.Concurrency, engine.Name);
                 EngineNode node = await EngineNode.StartClusterAsync(
                     clusterSettings, ledger, null, new EngineNode.WorkerParts(settings, runner), CancellationToken.None).ConfigureAwait(false);
                 logger.LogInformation("Worker {WorkerId} is up at {Address}", settings.WorkerId, node.Address);
@@ -108,6 +148,40 @@ public static class WorkerCli
                 logger.LogCritical("poscuda-worker: {Error}", e.Message);
                 return 1;
             }
+        }
+
+        // The keyring is named, not read: it is a mounted secret where the node runs, not where its manifest is checked.
+        async Task<int> CheckConfigAsync(ParseResult parse, ClusterSettings clusterSettings, string ledgerLocation, string device)
+        {
+            string ledger;
+            try
+            {
+                await using IWorkLedger opened = WorkLedger.Open(ledgerLocation);
+                ledger = opened.Describe();
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"poscuda-worker: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            var settings = new WorkerSettings(
+                parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
+                parse.GetValue(slotsOption),
+                parse.GetValue(concurrencyOption),
+                TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
+            string report = NodeConfigReport.Write("poscuda-worker", clusterSettings, ledger, json =>
+            {
+                json.WriteString("keyring", Path.GetFullPath(parse.GetRequiredValue(keyringOption)));
+                json.WriteString("workerId", settings.WorkerId);
+                json.WriteNumber("slots", settings.Slots);
+                json.WriteNumber("concurrency", settings.Concurrency);
+                json.WriteNumber("leaseSeconds", settings.LeaseDuration.TotalSeconds);
+                json.WriteString("s3Endpoint", parse.GetValue(endpointOption));
+                json.WriteString("device", device);
+            });
+            await Console.Out.WriteLineAsync(report).ConfigureAwait(false);
+            return 0;
         }
     }
 }

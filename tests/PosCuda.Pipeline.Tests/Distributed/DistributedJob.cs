@@ -104,7 +104,7 @@ public sealed class DistributedJob : IAsyncDisposable
             name,
             PoscudaTool.Worker,
             [
-                "--ledger", placement.LedgerLocation, "--keyring", Fixture.KeyringPath, "--worker-id", name,
+                "--ledger", placement.LedgerLocation, "--keyring", WorkerKeyringPath ?? Fixture.KeyringPath, "--worker-id", name,
                 "--lease-seconds", WorkerLeaseSeconds, "--concurrency", Text(concurrency), "--slots", "1",
                 "--s3-endpoint", placement.S3Endpoint.ToString(), .. ClusterOptions(0, placement.Hostname), .. extra,
             ],
@@ -112,6 +112,9 @@ public sealed class DistributedJob : IAsyncDisposable
         _processes.Add(worker);
         return worker;
     }
+
+    /// <summary>The keyring workers started from now on get (default: the fixture's).</summary>
+    public string? WorkerKeyringPath { get; set; }
 
     /// <summary>The lease workers started from now on take (default <see cref="LeaseSeconds"/>).</summary>
     public string WorkerLeaseSeconds { get; set; } = LeaseSeconds;

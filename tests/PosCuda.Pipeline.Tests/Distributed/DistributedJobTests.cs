@@ -75,6 +75,26 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
     }
 
     [Fact]
+    public async Task Run_WorkerOnTheIlgpuEngine_GathersEachBatchAndWritesWhatTheSpecSays()
+    {
+        // The ILGPU engine (on ILGPU's CPU accelerator here) prefers batches: each batch's patches go through one engine call.
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 25);
+        job.StartCoordinator("coordinator");
+        ChildProcess worker = job.StartWorker("worker-ilgpu", null, 4, "--device", "ilgpu-cpu");
+
+        string joining = await worker.WaitForOutputAsync(line => line.Contains("joining the cluster", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(120));
+
+        // No GPU: the worker role only, never gpu.
+        Assert.Contains("as worker:", joining, StringComparison.Ordinal);
+        Assert.Contains("engine ilgpu-cpu", joining, StringComparison.Ordinal);
+        StatusCommand.Totals totals = StatusCommand.Summarise(status);
+        Assert.Equal((100, 100, 0L), (totals.Objects, totals.Done, totals.Failed + totals.Dead));
+        await job.AssertOutputsAsync();
+        await job.AssertMetadataAsync();
+    }
+
+    [Fact]
     public async Task Protect_SameCorpusWithEmbeddedLedger_OutputsIdenticalToDistributedRun()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);

@@ -48,9 +48,10 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
     }
 
     [Theory]
-    [InlineData(PoscudaV1.SpecName)]
-    [InlineData(PoscudaV2.SpecName)]
-    public async Task Protect_SciPyConformanceSuite_ProtectsAndRejectsAsDocumented(string spec)
+    [InlineData(PoscudaV1.SpecName, "cpu")]
+    [InlineData(PoscudaV2.SpecName, "cpu")]
+    [InlineData(PoscudaV1.SpecName, "ilgpu-cpu")]
+    public async Task Protect_SciPyConformanceSuite_ProtectsAndRejectsAsDocumented(string spec, string device)
     {
         string src = Path.Combine(RepositoryPaths.Root, "tests", "PosCuda.Shared.Tests", "TestData", "wav-conformance");
         using var temp = new TempDirectory();
@@ -58,7 +59,7 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
         string report = temp["report.json"];
 
         int code = await PoscudaCli.RunAsync(
-            ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", "regex:^(?<label>test)-", "--report", report, "--quiet", "--spec", spec]);
+            ["protect", src, dst, "--keyring", _fixture.KeyringPath, "--labels", "regex:^(?<label>test)-", "--report", report, "--quiet", "--spec", spec, "--device", device]);
 
         Assert.Equal(ExitCodes.SomeFailed, code);
         // Every file of the suite is in exactly one of the two tables (a new file in neither fails here).

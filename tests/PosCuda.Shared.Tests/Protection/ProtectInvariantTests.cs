@@ -15,16 +15,28 @@ public sealed class ProtectInvariantTests
 
     [Property(Arbitrary = [typeof(CodecArbitraries)], MaxTest = 300)]
     public Property Protect_AnyLayout_ChangesOnlyPatchSamplesAsANaiveConvolutionSays(CodecCase @case, PositiveInt tapsSeed, PositiveInt patchSeed, bool whole)
+        => Holds(null, @case, tapsSeed, patchSeed, whole);
+
+    /// <summary>The invariant for one case, with the spec convolving on <paramref name="engine"/> (null: the registry's default).</summary>
+    /// <remarks>With an engine, the clip is protected twice, by <c>Protect</c> and by <c>ProtectMany</c>, and both must hold.</remarks>
+    internal static Property Holds(IPatchEngine? engine, CodecCase @case, PositiveInt tapsSeed, PositiveInt patchSeed, bool whole)
     {
         int taps = 1 + (tapsSeed.Get % 120);
         int patch = 1 + (patchSeed.Get % 300);
         var parameters = new ProtectionParameters(taps, patch, blur: 0.05 + (tapsSeed.Get % 7), window: patch + (patchSeed.Get % 900), mode: whole ? PatchMode.Whole : PatchMode.Positional);
-        IProtectionSpec spec = ProtectionSpecs.Get(parameters.Spec);
+        IProtectionSpec spec = engine is null ? ProtectionSpecs.Get(parameters.Spec) : ProtectionSpecs.Get(parameters.Spec, engine);
         ClassPatch classPatch = spec.DeriveClassPatch(s_secret, $"class-{tapsSeed.Get % 5}", parameters);
         byte[] input = @case.Builder.Build(out int dataOffset);
         byte[] output = (byte[])input.Clone();
 
         ProtectResult result = spec.Protect(output, classPatch, parameters, "case.wav");
+        bool manyAgrees = true;
+        if (engine is not null)
+        {
+            byte[] batched = (byte[])input.Clone();
+            ProtectOutcome[] outcomes = ((PoscudaV1)spec).ProtectMany([batched], ["case.wav"], classPatch, parameters);
+            manyAgrees = outcomes[0].Result == result && batched.AsSpan().SequenceEqual(output);
+        }
 
         WavLayout layout = WavReader.ReadLayout(input, "case.wav");
         long n = layout.FrameCount;
@@ -65,7 +77,7 @@ public sealed class ProtectInvariantTests
             }
         }
 
-        return (sameRange && outsideUntouched && insideAsSpec && result.ClippedSamples >= 0)
-            .Label($"{@case} k={taps} p={patch} W={parameters.Window} whole={whole}: range {sameRange}, outside {outsideUntouched}, inside {insideAsSpec}");
+        return (sameRange && outsideUntouched && insideAsSpec && manyAgrees && result.ClippedSamples >= 0)
+            .Label($"{@case} k={taps} p={patch} W={parameters.Window} whole={whole}: range {sameRange}, outside {outsideUntouched}, inside {insideAsSpec}, batched {manyAgrees}");
     }
 }

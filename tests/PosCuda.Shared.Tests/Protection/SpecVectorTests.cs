@@ -61,19 +61,25 @@ public sealed class SpecVectorTests
         Assert.NotEqual(nfc.Position, nfd.Position);
     }
 
+    /// <summary>End-to-end vectors: file, key, label, k, b, W, p, mode, then the patch start and length, the clipped count and the output's SHA-256.</summary>
+    public static IEnumerable<object[]> EndToEndVectors =>
+    [
+        ["mono16.wav", "A", "7", 80, 0.01, 4000, 240, PatchMode.Positional, 1159L, 240L, 0L, "c27f3bed64cd96e43aa55a64b91debd323b015993f63cacf20e587a3a383e25e"],
+        ["mono16.wav", "B", CafeNfc, 80, 0.01, 4000, 240, PatchMode.Positional, 2165L, 240L, 0L, "59c65096c7d4551e8d8da62a39e6b5428805862876b007039a4a7ed6fd6e8b5f"],
+        ["stereo24.wav", "A", "yes", 80, 0.01, 4000, 240, PatchMode.Positional, 1414L, 240L, 0L, "18ff0c6604ff4aa5bc68e6e99be38aecf5872a8afbab81da87257455b103bc6a"],
+        ["float32.wav", "A", "yes", 80, 0.01, 4000, 240, PatchMode.Positional, 1414L, 240L, 0L, "cc6e1d76c00a8ee78fe564202c1a511816ca2285c59d27f7331684ce1abeb65c"],
+        ["pcm8.wav", "B", "7", 80, 0.5, 4000, 240, PatchMode.Whole, 0L, 3000L, 2321L, "d45874b17c75bd045258a4fc0df43eda454a20e1176f756bf7858881de281a45"],
+        ["short16.wav", "A", "7", 80, 0.01, 4000, 240, PatchMode.Positional, 0L, 100L, 0L, "e9177d737875d39f36087695c6da80737c8388a3d3619de574c0c656cfc0d290"],
+        ["long16.wav", "B", "yes", 80, 0.01, 4000, 240, PatchMode.Whole, 0L, 40000L, 0L, "6e0d5385ba01bfc31e90b633528e6122ef09544681a66c34c1183159c00c8a85"],
+        ["mono16.wav", "B", "0", 81, 0.2, 8000, 500, PatchMode.Positional, 5500L, 500L, 149L, "f645ce604de99062a454810ffa088f81447aae4caa80ca3f7fcb83c94dd52171"],
+        ["stereo24.wav", "B", CafeNfd, 1, 1.0, 4000, 240, PatchMode.Positional, 1023L, 240L, 0L, "aa5a8f499f9825cc32592f736571e2c9bae317674c377a26b09eeac20cef601b"],
+        ["float32.wav", "A", "yes", 80, 0.1, 4000, 240, PatchMode.Positional, 1414L, 240L, 44L, "ff9abc386ce5e35032d412e7923021afe61167a54c3d46d9aa2ed3473d99cb47"],
+    ];
+
     /// <summary>End-to-end vectors: needs the WAV codec (WavReader, SampleCodec) of src/Shared/Audio.</summary>
     [Theory]
     [Trait("Requires", "Codec")]
-    [InlineData("mono16.wav", "A", "7", 80, 0.01, 4000, 240, PatchMode.Positional, 1159, 240, 0, "c27f3bed64cd96e43aa55a64b91debd323b015993f63cacf20e587a3a383e25e")]
-    [InlineData("mono16.wav", "B", CafeNfc, 80, 0.01, 4000, 240, PatchMode.Positional, 2165, 240, 0, "59c65096c7d4551e8d8da62a39e6b5428805862876b007039a4a7ed6fd6e8b5f")]
-    [InlineData("stereo24.wav", "A", "yes", 80, 0.01, 4000, 240, PatchMode.Positional, 1414, 240, 0, "18ff0c6604ff4aa5bc68e6e99be38aecf5872a8afbab81da87257455b103bc6a")]
-    [InlineData("float32.wav", "A", "yes", 80, 0.01, 4000, 240, PatchMode.Positional, 1414, 240, 0, "cc6e1d76c00a8ee78fe564202c1a511816ca2285c59d27f7331684ce1abeb65c")]
-    [InlineData("pcm8.wav", "B", "7", 80, 0.5, 4000, 240, PatchMode.Whole, 0, 3000, 2321, "d45874b17c75bd045258a4fc0df43eda454a20e1176f756bf7858881de281a45")]
-    [InlineData("short16.wav", "A", "7", 80, 0.01, 4000, 240, PatchMode.Positional, 0, 100, 0, "e9177d737875d39f36087695c6da80737c8388a3d3619de574c0c656cfc0d290")]
-    [InlineData("long16.wav", "B", "yes", 80, 0.01, 4000, 240, PatchMode.Whole, 0, 40000, 0, "6e0d5385ba01bfc31e90b633528e6122ef09544681a66c34c1183159c00c8a85")]
-    [InlineData("mono16.wav", "B", "0", 81, 0.2, 8000, 500, PatchMode.Positional, 5500, 500, 149, "f645ce604de99062a454810ffa088f81447aae4caa80ca3f7fcb83c94dd52171")]
-    [InlineData("stereo24.wav", "B", CafeNfd, 1, 1.0, 4000, 240, PatchMode.Positional, 1023, 240, 0, "aa5a8f499f9825cc32592f736571e2c9bae317674c377a26b09eeac20cef601b")]
-    [InlineData("float32.wav", "A", "yes", 80, 0.1, 4000, 240, PatchMode.Positional, 1414, 240, 44, "ff9abc386ce5e35032d412e7923021afe61167a54c3d46d9aa2ed3473d99cb47")]
+    [MemberData(nameof(EndToEndVectors))]
     public void Protect_VectorInput_MatchesPinnedOutput(
         string file, string key, string label, int taps, double blur, int window, int patchLength, PatchMode mode,
         long start, long length, long clipped, string outputSha256)

@@ -1,0 +1,77 @@
+using System.Globalization;
+using PosCuda.Engine.Processing;
+using PosCuda.Shared.Storage;
+
+namespace PosCuda.Engine.Rekey;
+
+/// <summary>Writes protected objects so that an older key version never replaces a newer one (the late writer of an old job after a rekey).</summary>
+/// <remarks>
+/// Where the store keeps metadata and writes conditionally (S3): the write lands only where no object exists
+/// (<c>If-None-Match: *</c>); where one does, its <c>poscuda-key-version</c> is read and the write lands only if that
+/// version is not newer than ours, and only over the very object read (<c>If-Match</c> on its ETag). A folder keeps no
+/// metadata: there the single-machine tool's state-folder lock keeps a protect run and a rekey of one destination apart.
+/// </remarks>
+public static class PublishFence
+{
+    private const int Tries = 4;
+
+    /// <summary>Writes a protected object under key version <paramref name="keyVersion"/> of <paramref name="keyId"/>.</summary>
+    /// <returns>The written object's ETag, or the reason it was not written (a newer version is published there).</returns>
+    public static async Task<(string? ETag, string? Refused)> PutProtectedAsync(
+        IObjectStore store, string key, ReadOnlyMemory<byte> data, IReadOnlyDictionary<string, string> metadata,
+        string keyId, int keyVersion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (store is not S3ObjectStore conditional)
+        {
+            return (await store.PutAsync(key, data, metadata, cancellationToken).ConfigureAwait(false), null);
+        }
+
+        WriteCondition condition = WriteCondition.Absent;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return (await conditional.PutAsync(key, data, metadata, condition, cancellationToken).ConfigureAwait(false), null);
+            }
+            catch (PreconditionFailedException) when (attempt < Tries)
+            {
+                ObjectHead? head = await conditional.HeadAsync(key, cancellationToken).ConfigureAwait(false);
+                if (head?.ETag is null)
+                {
+                    condition = WriteCondition.Absent;
+                    continue;
+                }
+
+                if (PublishedVersion(head.Metadata, keyId) is int published && published > keyVersion)
+                {
+                    return (null, string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"not written: key version {published} is published there, newer than this job's version {keyVersion} (re-keyed after this job)"));
+                }
+
+                condition = WriteCondition.Matching(head.ETag);
+            }
+        }
+    }
+
+    /// <summary>The key version an object's metadata declares for <paramref name="keyId"/>, or null when it declares none (or another key).</summary>
+    public static int? PublishedVersion(IReadOnlyDictionary<string, string> metadata, string keyId)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.TryGetValue(OutputMetadata.KeyId, out string? id) && !string.Equals(id, keyId, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        return metadata.TryGetValue(OutputMetadata.KeyVersion, out string? text)
+            && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int version) ? version : null;
+    }
+
+    /// <summary>The job an object's metadata says published it, if any.</summary>
+    public static Guid? PublishedJob(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return metadata.TryGetValue(OutputMetadata.Job, out string? text) && Guid.TryParse(text, out Guid job) ? job : null;
+    }
+}

@@ -1,0 +1,352 @@
+using System.Text.Json.Nodes;
+using Amazon.S3;
+using Amazon.S3.Model;
+using PosCuda.Coordinator.Cli;
+using PosCuda.Engine.Processing;
+using PosCuda.Shared.Ledger;
+using PosCuda.Shared.Protection;
+using PosCuda.Shared.Storage;
+using PosCuda.Testing;
+using PosCuda.Testing.Processes;
+using PosCuda.Testing.Storage;
+
+namespace PosCuda.Pipeline.Tests.Vault;
+
+/// <summary>
+/// After a key leak: <c>keyring rotate --compromised</c>, <c>rekey</c> from the originals or from restore records,
+/// <c>restore</c>, <c>verify</c>, on folders and on S3 (moto_server), through the real command line.
+/// </summary>
+public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
+{
+    private const string Labels = @"regex:^(?<label>\d+)_";
+
+    [Fact]
+    public async Task Rekey_AfterRotateFromSource_ReprotectsVersion1UnderVersion2AndLeavesVersion2Untouched()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips();
+        string all = CopyClips(temp["all"], clips);
+        string first = CopyClips(temp["first"], clips[..60]);
+        string second = CopyClips(temp["second"], clips[60..]);
+        string dst = temp["dst"];
+        string keys = NewKeyring(temp);
+
+        Assert.Equal(ExitCodes.Success, await Poscuda("protect", first, dst, "--keyring", keys, "--labels", Labels, "--quiet"));
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+        Assert.Equal(ExitCodes.Success, await Poscuda("protect", second, dst, "--keyring", keys, "--labels", Labels, "--quiet"));
+        Dictionary<string, byte[]> secondBefore = clips[60..].ToDictionary(c => Path.GetFileName(c), c => File.ReadAllBytes(Path.Combine(dst, Path.GetFileName(c))));
+        int beforeRekey = await Poscuda("verify", dst, "--keyring", keys, "--labels", Labels, "--source", all);
+
+        int code = await Poscuda("rekey", dst, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", all, "--quiet");
+
+        Assert.Equal(ExitCodes.SomeFailed, beforeRekey); // 60 objects under the compromised version 1.
+        Assert.Equal(ExitCodes.Success, code);
+        Keyring keyring = KeyringFile.Load(keys);
+        Assert.Equal(2, keyring.Active);
+        foreach (string clip in clips[..60])
+        {
+            string name = Path.GetFileName(clip);
+            Assert.Equal(ProtectionOracle.Expected(keyring, File.ReadAllBytes(clip), name[..1], name), File.ReadAllBytes(Path.Combine(dst, name)));
+        }
+
+        foreach ((string name, byte[] bytes) in secondBefore)
+        {
+            Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dst, name)));
+        }
+
+        Assert.Equal(ExitCodes.Success, await Poscuda("verify", dst, "--keyring", keys, "--labels", Labels, "--source", all));
+    }
+
+    [Fact]
+    public async Task Rekey_KeyringWhoseActiveVersionIsCompromised_IsRefused()
+    {
+        using var temp = new TempDirectory();
+        string keys = NewKeyring(temp);
+        KeyringFile.Save(KeyringFile.Load(keys).Rotate(compromised: true), keys);
+        JsonNode json = JsonNode.Parse(File.ReadAllText(keys))!;
+        json["versions"]![1]!["state"] = "compromised"; // Marked by hand after the rotation: the active version leaked too.
+        File.WriteAllText(keys, json.ToJsonString());
+
+        ChildProcessResult result = await PoscudaTool.RunAsync(
+            ["rekey", temp["dst"], "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", temp["src"]]);
+
+        Assert.NotEqual(ExitCodes.Success, result.ExitCode);
+        Assert.Contains("active version 2", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("compromised", result.StandardError, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(temp["dst.poscuda-state"]), "a refused rekey created a job");
+    }
+
+    [Fact]
+    public async Task Rekey_FromRestoreRecordsWithTheSourceDeleted_OnS3_MatchesTheSpecUnderVersion2AndRestoreGivesTheOriginalsBack()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..30];
+        string src = CopyClips(temp["src"], clips);
+        string bucket = await moto.CreateBucketAsync();
+        string pub = $"s3://{bucket}/published";
+        string vaultStore = $"s3://{bucket}/vault";
+        string keys = NewKeyring(temp);
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+
+        // Workers that only protect hold the public half.
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            "protect", src, pub, "--keyring", keys, "--labels", Labels, "--vault", temp["vault-public.json"], "--vault-store", vaultStore,
+            "--state", temp["state"], "--s3-endpoint", moto.Endpoint.ToString(), "--quiet"));
+        Directory.Delete(src, recursive: true);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+
+        int rekey = await Poscuda(
+            "rekey", pub, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--vault", vault, "--vault-store", vaultStore,
+            "--state", temp["state"], "--s3-endpoint", moto.Endpoint.ToString(), "--quiet");
+        int verify = await Poscuda(
+            "verify", pub, "--keyring", keys, "--labels", Labels, "--vault", vault, "--vault-store", vaultStore, "--s3-endpoint", moto.Endpoint.ToString());
+        int restore = await Poscuda(
+            "restore", pub, temp["restored"], "--vault", vault, "--vault-store", vaultStore, "--s3-endpoint", moto.Endpoint.ToString(), "--quiet");
+
+        Assert.Equal(ExitCodes.Success, rekey);
+        Assert.Equal(ExitCodes.Success, verify);
+        Assert.Equal(ExitCodes.Success, restore);
+        Keyring keyring = KeyringFile.Load(keys);
+        using AmazonS3Client client = moto.CreateClient();
+        foreach (string clip in clips)
+        {
+            string name = Path.GetFileName(clip);
+            byte[] original = File.ReadAllBytes(clip);
+            using GetObjectResponse published = await client.GetObjectAsync(bucket, "published/" + name);
+            using var body = new MemoryStream();
+            await published.ResponseStream.CopyToAsync(body);
+            Assert.Equal(ProtectionOracle.Expected(keyring, original, name[..1], name), body.ToArray());
+            Assert.Equal("2", published.Metadata[OutputMetadata.KeyVersion]);
+            Assert.Equal(original, File.ReadAllBytes(Path.Combine(temp["restored"], name)));
+        }
+    }
+
+    [Fact]
+    public async Task Restore_TamperedAndSwappedRecords_AreRejectedReportedAndNotApplied()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..10];
+        string src = CopyClips(temp["src"], clips);
+        string dst = temp["dst"];
+        string vaultStore = temp["vault-store"];
+        string keys = NewKeyring(temp);
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            "protect", src, dst, "--keyring", keys, "--labels", "regex:(?<label>[.]wav)$", "--vault", vault, "--vault-store", vaultStore, "--quiet"));
+        string record = Assert.Single(Directory.GetFiles(vaultStore, "*.json", SearchOption.AllDirectories));
+        JsonNode json = JsonNode.Parse(File.ReadAllBytes(record))!;
+        JsonArray entries = json["entries"]!.AsArray();
+        string tampered = (string)entries[0]!["key"]!;
+        byte[] bytes = Convert.FromBase64String((string)entries[0]!["sealed"]!);
+        bytes[^1] ^= 0x40;
+        entries[0]!["sealed"] = Convert.ToBase64String(bytes);
+        (string swappedA, string swappedB) = ((string)entries[1]!["key"]!, (string)entries[2]!["key"]!);
+        (JsonNode nonce, JsonNode sealedPart) = (entries[1]!["nonce"]!.DeepClone(), entries[1]!["sealed"]!.DeepClone());
+        entries[1]!["nonce"] = entries[2]!["nonce"]!.DeepClone();
+        entries[1]!["sealed"] = entries[2]!["sealed"]!.DeepClone();
+        entries[2]!["nonce"] = nonce;
+        entries[2]!["sealed"] = sealedPart;
+        File.WriteAllText(record, json.ToJsonString());
+
+        ChildProcessResult result = await PoscudaTool.RunAsync(["restore", dst, temp["out"], "--vault", vault, "--vault-store", vaultStore, "--quiet"]);
+
+        Assert.Equal(ExitCodes.SomeFailed, result.ExitCode);
+        foreach (string bad in new[] { tampered, swappedA, swappedB })
+        {
+            Assert.Contains(Lines(result), l => l.Contains(bad, StringComparison.Ordinal) && l.Contains("fails authentication", StringComparison.Ordinal));
+            Assert.False(File.Exists(Path.Combine(temp["out"], bad)), $"{bad} was restored from a rejected record");
+        }
+
+        foreach (string clip in clips.Where(c => Path.GetFileName(c) is var n && n != tampered && n != swappedA && n != swappedB))
+        {
+            Assert.Equal(File.ReadAllBytes(clip), File.ReadAllBytes(Path.Combine(temp["out"], Path.GetFileName(clip))));
+        }
+    }
+
+    [Fact]
+    public async Task Rekey_KilledHalfwayFromRestoreRecords_SameCommandFinishesEveryObjectUnderVersion2()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips();
+        string src = temp["src"];
+        for (int copy = 0; copy < 10; copy++)
+        {
+            CopyClips(Path.Combine(src, $"c{copy}"), clips);
+        }
+
+        const string NestedLabels = @"regex:/(?<label>\d)_";
+        string dst = temp["dst"];
+        string vaultStore = temp["vault-store"];
+        string keys = NewKeyring(temp);
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            "protect", src, dst, "--keyring", keys, "--labels", NestedLabels, "--vault", vault, "--vault-store", vaultStore, "--quiet"));
+        Directory.Delete(src, recursive: true);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+
+        string[] args =
+        [
+            "rekey", dst, "--keyring", keys, "--labels", NestedLabels, "--from-version", "1", "--vault", vault, "--vault-store", vaultStore,
+            "--quiet", "--concurrency", "1", "--batch-size", "20",
+        ];
+        DateTime started = DateTime.UtcNow;
+        await using (ChildProcess process = PoscudaTool.Start("rekey", PoscudaTool.Poscuda, args))
+        {
+            DateTime deadline = DateTime.UtcNow.AddSeconds(90);
+            while (Replaced(dst, started) < 150 && !process.HasExited && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5);
+            }
+
+            Assert.False(process.HasExited, $"the rekey finished before it could be killed. {process.Describe()}");
+            await process.KillAsync();
+        }
+
+        int partial = Replaced(dst, started);
+        ChildProcessResult resumed = await PoscudaTool.RunAsync(args, timeout: TimeSpan.FromMinutes(5));
+
+        Assert.InRange(partial, 150, clips.Length * 10 - 1);
+        Assert.True(resumed.ExitCode == ExitCodes.Success, resumed.ToString());
+        Assert.Contains(Lines(resumed), l => l.StartsWith("Resuming job", StringComparison.Ordinal));
+        Keyring keyring = KeyringFile.Load(keys);
+        foreach (string clip in clips)
+        {
+            string name = Path.GetFileName(clip);
+            byte[] expected = ProtectionOracle.Expected(keyring, File.ReadAllBytes(clip), name[..1], name);
+            for (int copy = 0; copy < 10; copy++)
+            {
+                Assert.Equal(expected, File.ReadAllBytes(Path.Combine(dst, $"c{copy}", name)));
+            }
+        }
+
+        ChildProcessResult verify = await PoscudaTool.RunAsync(["verify", dst, "--keyring", keys, "--labels", NestedLabels, "--vault", vault, "--vault-store", vaultStore]);
+        Assert.True(verify.ExitCode == ExitCodes.Success, verify.ToString());
+    }
+
+    [Fact]
+    public async Task LateWriterOfTheOldJob_AfterRekeyOnS3_CannotPutVersion1Back()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..12];
+        string src = CopyClips(temp["src"], clips);
+        string bucket = await moto.CreateBucketAsync();
+        string pub = $"s3://{bucket}/published";
+        string keys = NewKeyring(temp);
+        string[] s3 = ["--state", temp["state"], "--s3-endpoint", moto.Endpoint.ToString(), "--quiet"];
+        Assert.Equal(ExitCodes.Success, await Poscuda(["protect", src, pub, "--keyring", keys, "--labels", Labels, .. s3]));
+        Keyring oldKeyring = KeyringFile.Load(keys);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+        Assert.Equal(ExitCodes.Success, await Poscuda(["rekey", pub, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, .. s3]));
+
+        // A worker of the old job that stalled holding a batch wakes up now and writes its version-1 outputs.
+        await using var stores = new ObjectStoreCache(moto.Options);
+        var stale = new BatchProcessor(oldKeyring, stores);
+        var definition = new JobDefinition(src, pub, Labels, new ProtectionParameters(), oldKeyring.KeyId, 1);
+        string label = Path.GetFileName(clips[0])[..1];
+        BatchObject[] objects = [.. clips.Select(Path.GetFileName).Where(n => n![..1] == label).Select((n, i) => new BatchObject(i + 1, n!, 0, null))];
+        var lease = new BatchLease(Guid.CreateVersion7(), definition, 1, label, Guid.NewGuid(), 1, DateTimeOffset.UtcNow.AddMinutes(1), objects);
+        IReadOnlyList<ObjectResult> results = await stale.ProcessAsync(lease, 4, CancellationToken.None);
+
+        Assert.NotEmpty(objects);
+        Assert.All(results, r =>
+        {
+            Assert.Equal(ObjectOutcome.Failed, r.Outcome);
+            Assert.Contains("key version 2 is published there", r.Reason, StringComparison.Ordinal);
+        });
+        Keyring keyring = KeyringFile.Load(keys);
+        using AmazonS3Client client = moto.CreateClient();
+        foreach (BatchObject item in objects)
+        {
+            using GetObjectResponse published = await client.GetObjectAsync(bucket, "published/" + item.Key);
+            using var body = new MemoryStream();
+            await published.ResponseStream.CopyToAsync(body);
+            Assert.Equal("2", published.Metadata[OutputMetadata.KeyVersion]);
+            Assert.Equal(ProtectionOracle.Expected(keyring, File.ReadAllBytes(Path.Combine(src, item.Key)), label, item.Key), body.ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task Verify_ModifiedOutputWrongVersionMetadataAndMissingObject_AreEachReported()
+    {
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..12];
+        string src = CopyClips(temp["src"], clips);
+        string bucket = await moto.CreateBucketAsync();
+        string pub = $"s3://{bucket}/published";
+        string keys = NewKeyring(temp);
+        string[] s3 = ["--s3-endpoint", moto.Endpoint.ToString()];
+        Assert.Equal(ExitCodes.Success, await Poscuda(["protect", src, pub, "--keyring", keys, "--labels", Labels, "--state", temp["state"], "--quiet", .. s3]));
+        Assert.Equal(ExitCodes.Success, await Poscuda(["keyring", "rotate", keys]));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            ["rekey", pub, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--state", temp["state"], "--quiet", .. s3]));
+        Assert.Equal(ExitCodes.Success, await Poscuda(["verify", pub, "--keyring", keys, "--labels", Labels, "--source", src, .. s3]));
+        (string modified, string relabelled, string deleted) = (Path.GetFileName(clips[0]), Path.GetFileName(clips[1]), Path.GetFileName(clips[2]));
+        using AmazonS3Client client = moto.CreateClient();
+        // A byte outside the patch (which lies at a keyed position) is flipped.
+        byte[] original = File.ReadAllBytes(clips[0]);
+        Shared.Vault.RestoreEntry patch = Shared.Vault.RestoreEntry.Create(
+            modified, Guid.Empty, "", 2, "poscuda-v1", null, original, ProtectionOracle.Expected(KeyringFile.Load(keys), original, modified[..1], modified));
+        int outside = patch.Offset > 200 ? 100 : (int)(patch.Offset + patch.Original.Length + 10);
+        await RewriteAsync(client, bucket, "published/" + modified, bytes => bytes[outside] ^= 1, metadata => { });
+        await RewriteAsync(client, bucket, "published/" + relabelled, _ => { }, metadata => metadata[OutputMetadata.KeyVersion] = "1");
+        await client.DeleteObjectAsync(bucket, "published/" + deleted);
+
+        ChildProcessResult result = await PoscudaTool.RunAsync(["verify", pub, "--keyring", keys, "--labels", Labels, "--source", src, .. s3]);
+
+        Assert.Equal(ExitCodes.SomeFailed, result.ExitCode);
+        Assert.Contains(Lines(result), l => l.StartsWith("outside-patch: " + modified, StringComparison.Ordinal));
+        Assert.Contains(Lines(result), l => l.StartsWith("metadata: " + relabelled, StringComparison.Ordinal) && l.Contains("declares key version 1, but is the spec's output under version 2", StringComparison.Ordinal));
+        Assert.Contains(Lines(result), l => l.StartsWith("missing: " + deleted, StringComparison.Ordinal));
+        Assert.Equal(3, Lines(result).Count(l => l.Contains(".wav: ", StringComparison.Ordinal)));
+    }
+
+    private static async Task RewriteAsync(AmazonS3Client client, string bucket, string key, Action<byte[]> bytes, Action<Dictionary<string, string>> metadata)
+    {
+        using GetObjectResponse response = await client.GetObjectAsync(bucket, key);
+        using var body = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(body);
+        byte[] data = body.ToArray();
+        var meta = response.Metadata.Keys.ToDictionary(k => k["x-amz-meta-".Length..], k => response.Metadata[k]);
+        bytes(data);
+        metadata(meta);
+        var put = new PutObjectRequest { BucketName = bucket, Key = key, InputStream = new MemoryStream(data) };
+        foreach ((string name, string value) in meta)
+        {
+            put.Metadata.Add(name, value);
+        }
+
+        await client.PutObjectAsync(put);
+    }
+
+    private static string[] Lines(ChildProcessResult result) => result.StandardError.Split('\n');
+
+    // Outputs the rekey has replaced since it started.
+    private static int Replaced(string dst, DateTime since)
+        => Directory.EnumerateFiles(dst, "*.wav", SearchOption.AllDirectories).Count(f => File.GetLastWriteTimeUtc(f) > since);
+
+    private static string[] SampleClips() => [.. Directory.GetFiles(RepositoryPaths.Sample, "*.wav").Order(StringComparer.Ordinal)];
+
+    private static string CopyClips(string folder, IEnumerable<string> clips)
+    {
+        Directory.CreateDirectory(folder);
+        foreach (string clip in clips)
+        {
+            File.Copy(clip, Path.Combine(folder, Path.GetFileName(clip)));
+        }
+
+        return folder;
+    }
+
+    private static string NewKeyring(TempDirectory temp)
+    {
+        string path = temp["keys.json"];
+        KeyringFile.Save(Keyring.Create(), path);
+        return path;
+    }
+
+    private static Task<int> Poscuda(params string[] args) => PoscudaCli.RunAsync(args);
+}
