@@ -105,14 +105,23 @@ class Layout:
 
 
 def parse_wav(data):
-    if len(data) < 12 or data[0:4] != b"RIFF" or data[8:12] != b"WAVE":
+    rf64 = data[0:4] in (b"RF64", b"BW64")
+    if len(data) < 12 or not (data[0:4] == b"RIFF" or rf64) or data[8:12] != b"WAVE":
         raise WavError("not a RIFF WAVE file")
     pos = 12
     fmt = None
     data_chunk = None
+    ds64_data_size = None
+    if rf64:
+        # RF64/BW64: a ds64 chunk first; a 32-bit size of 0xFFFFFFFF on data means "see ds64".
+        if data[12:16] != b"ds64" or int.from_bytes(data[16:20], "little") < 28 or len(data) < 48:
+            raise WavError("RF64 file without a ds64 chunk first")
+        ds64_data_size = int.from_bytes(data[28:36], "little")
     while pos + 8 <= len(data):
         cid = data[pos:pos + 4]
         size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        if rf64 and cid == b"data" and size == 0xFFFFFFFF:
+            size = ds64_data_size
         body = pos + 8
         if cid == b"fmt ":
             if fmt is not None:

@@ -43,12 +43,13 @@ public static class ProtectCommand
         }.AtLeast(0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
         Option<string> device = DeviceOption.Create();
+        Option<long> memoryLimit = MemoryLimitOption.Create();
 
         var vault = new VaultOptions();
         var command = new Command("protect", "Protect every clip of SRC into DST on this machine (resumable: run it again to finish an interrupted job).")
         {
             source, destination, common.Keyring, common.Labels, report, state, concurrency, quiet, common.BatchSize, common.MaxAttempts, device,
-            vault.File, vault.Store,
+            vault.File, vault.Store, memoryLimit,
         };
         common.AddParameters(command);
         common.AddStores(command);
@@ -69,6 +70,7 @@ public static class ProtectCommand
             {
                 Device = result.GetRequiredValue(device),
                 Operation = vault.ReadRecordsOperation(result),
+                MemoryLimitBytes = result.GetValue(memoryLimit),
             },
             ct));
         return command;
@@ -89,6 +91,9 @@ public static class ProtectCommand
         int MaxAttempts,
         bool Quiet)
     {
+        /// <summary>The process's memory limit (<c>--memory-limit</c>): objects buffer only what fits in it.</summary>
+        public long MemoryLimitBytes { get; init; } = MemoryBudget.DefaultLimitBytes;
+
         /// <summary>Rekey, restore, or restore records to write; null for a plain protect.</summary>
         public JobOperation? Operation { get; init; }
 
@@ -205,7 +210,8 @@ public static class ProtectCommand
             await err.WriteLineAsync($"Patch engine: {patchEngine.Name}.").ConfigureAwait(false);
         }
 
-        var runner = new BatchRunner(ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault), new WarningWriter("worker", Console.Error));
+        var runner = new BatchRunner(
+            ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault, new MemoryBudget(request.MemoryLimitBytes)), new WarningWriter("worker", Console.Error));
         var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;
@@ -287,7 +293,7 @@ public static class ProtectCommand
 
         if (request.ReportPath is not null)
         {
-            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed), cancellationToken)
+            await ReportFile.WriteAsync(request.ReportPath, json => JobReportWriter.WriteReport(json, summary, clock.Elapsed, progress.Transfer), cancellationToken)
                 .ConfigureAwait(false);
         }
 

@@ -1,3 +1,4 @@
+using PosCuda.Coordinator.Reports;
 using System.Diagnostics;
 using System.Globalization;
 using PosCuda.Shared.Ledger;
@@ -37,9 +38,13 @@ public sealed class ProgressDisplay : IWorkObserver
     /// <summary>Objects finished in this run.</summary>
     public long Finished => Interlocked.Read(ref _done) + Interlocked.Read(ref _failed);
 
+    /// <summary>The bytes this run read and wrote, per object and in all.</summary>
+    public TransferTally Transfer { get; } = new();
+
     /// <inheritdoc/>
     public void ObjectCompleted(ObjectResult result)
     {
+        Transfer.Add(result);
         if (result.Outcome == ObjectOutcome.Done)
         {
             Interlocked.Increment(ref _done);

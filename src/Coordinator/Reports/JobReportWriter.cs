@@ -26,7 +26,7 @@ public static class JobReportWriter
         Enum.GetValues<ObjectOutcome>().ToDictionary(o => o, o => JsonEncodedText.Encode(Name(o)));
 
     /// <summary>Writes a report: totals, parameters, key id and version, and every failure.</summary>
-    public static void WriteReport(Utf8JsonWriter json, JobSummary summary, TimeSpan elapsed)
+    public static void WriteReport(Utf8JsonWriter json, JobSummary summary, TimeSpan elapsed, TransferTally? transfer = null)
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(summary);
@@ -34,6 +34,18 @@ public static class JobReportWriter
         json.WriteString("format", ReportFormat);
         WriteJob(json, summary.Job);
         WriteTotals(json, summary, elapsed);
+        if (transfer is not null)
+        {
+            // What this run moved through the process (a resumed job's earlier runs are not in it).
+            json.WriteStartObject("transfer");
+            json.WriteNumber("objects", transfer.Objects);
+            json.WriteNumber("bytesRead", transfer.BytesRead);
+            json.WriteNumber("bytesWritten", transfer.BytesWritten);
+            json.WriteNumber("maxBytesReadPerObject", transfer.MaxBytesReadPerObject);
+            json.WriteNumber("maxBytesWrittenPerObject", transfer.MaxBytesWrittenPerObject);
+            json.WriteEndObject();
+        }
+
         json.WriteStartArray("failures");
         foreach (ObjectRecord failure in summary.Failures)
         {

@@ -1,9 +1,11 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using PosCuda.Engine.Rekey;
 using PosCuda.Engine.Restore;
 using PosCuda.Engine.Vault;
 using PosCuda.Shared;
+using PosCuda.Shared.Audio;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
@@ -25,11 +27,15 @@ public sealed partial class BatchProcessor
     private readonly IPatchEngine _engine;
     private readonly ConcurrentDictionary<(Guid Job, string Label), ClassPatch> _patches = new();
     private readonly VaultKey? _vault;
+    private readonly MemoryBudget? _budget;
     private readonly ConcurrentDictionary<string, VaultRecords> _vaultRecords = new(StringComparer.Ordinal);
 
     /// <summary>Creates the processor; <paramref name="engine"/> convolves poscuda-v1 patches (default: the CPU SIMD engine); <paramref name="vault"/> (the vault's private key) only where it rekeys or restores from restore records.</summary>
-    public BatchProcessor(Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null, VaultKey? vault = null)
+    public BatchProcessor(
+        Keyring keyring, ObjectStoreCache stores, IWorkObserver? observer = null, IPatchEngine? engine = null, VaultKey? vault = null,
+        MemoryBudget? budget = null)
     {
+        _budget = budget;
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(stores);
         _keyring = keyring;
@@ -63,7 +69,7 @@ public sealed partial class BatchProcessor
         {
             JobKind.Rekey => RekeyObject.PrepareAsync,
             JobKind.Restore => RestoreObject.ProcessAsync,
-            _ => ProcessObjectAsync,
+            _ => ProcessProtectAsync,
         };
         if (_engine.PrefersBatches && spec is PoscudaV1 gathering && job.Kind == JobKind.Protect && context.Records is null)
         {
@@ -224,6 +230,218 @@ public sealed partial class BatchProcessor
         return new ObjectResult(
             item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples);
     }
+
+    // A source that changes while it is read is read again from the start, this many times in all.
+    private const int MaxSourceAttempts = 3;
+
+    // The first bytes read of every object: the header of a long recording, or the whole of a short clip.
+    private const int PrefixBytes = 256 * 1024;
+
+    // A protect job's object by ranges (header, region, patched copy) where nothing needs the whole object: no restore
+    // record to write, and a destination without the publish fence (S3 writes go through PublishFence, whole).
+    private Task<ObjectResult> ProcessProtectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken) =>
+        context.Records is null && context.Destination is not S3ObjectStore
+            ? ProcessByRangesAsync(context, item, cancellationToken)
+            : ProcessObjectAsync(context, item, cancellationToken);
+
+    private async Task<ObjectResult> ProcessByRangesAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ProcessOnceAsync(context, item, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SourceChangedException e) when (attempt < MaxSourceAttempts)
+            {
+                _ = e; // Nothing was written: read the new version from the start.
+            }
+            catch (SourceChangedException e)
+            {
+                return Failed(item, context.Lease.Job, $"{e.Reason}; still changing after {attempt} attempts, nothing written", null, 0);
+            }
+        }
+    }
+
+    private async Task<ObjectResult> ProcessOnceAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+        ObjectReader reader;
+        using (MemoryBudget.Grant? prefixGrant = await AcquireAsync(PrefixBytes, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
+                reader = await context.Source.OpenReadAsync(item.Key, PrefixBytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidObjectException e)
+            {
+                return Failed(item, job, e.Reason, null, 0);
+            }
+        }
+
+        await using (reader.ConfigureAwait(false))
+        {
+            if (reader.HoldsWholeObject)
+            {
+                // A short clip, read whole with its header: protected in one buffer and written in one piece.
+                return await ProtectWholeAsync(context, item, reader, frameCount: reader.Length, cancellationToken).ConfigureAwait(false);
+            }
+
+            WavLayout layout;
+            try
+            {
+                layout = await WavReader.ReadLayoutAsync(reader, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidObjectException e)
+            {
+                return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            }
+
+            ProtectionRegion? region = context.Spec.PlanRegion(layout, context.Patch, job.Parameters);
+            return region is null
+                ? await ProtectWholeAsync(context, item, reader, layout.FrameCount, cancellationToken).ConfigureAwait(false)
+                : await ProtectRegionAsync(context, item, reader, layout, region, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Reads the patch and its filter context, patches them and has the destination write a copy of the source with them.
+    private async Task<ObjectResult> ProtectRegionAsync(
+        BatchContext context, BatchObject item, ObjectReader reader, WavLayout layout, ProtectionRegion region, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+        long windowLength = region.ReadLength(layout);
+
+        // The window, what the store may buffer to write (a short object whole, or one uploaded part), and the prefix.
+        long need = windowLength + Math.Min(reader.Length, PatchedWriteBytes) + reader.Prefix.Length;
+        if (windowLength > Array.MaxLength || (_budget is not null && need > _budget.ObjectBytes))
+        {
+            return TooLarge(item, job, reader, need);
+        }
+
+        using MemoryBudget.Grant? grant = await AcquireAsync(need, cancellationToken).ConfigureAwait(false);
+        byte[] window = new byte[windowLength];
+        ProtectResult protect;
+        using (PipelineTelemetry.StartStage(SpanNames.StageGet))
+        {
+            await reader.ReadAsync(region.ReadOffset(layout), window, cancellationToken).ConfigureAwait(false);
+        }
+
+        using (PipelineTelemetry.StartStage(SpanNames.StageProtect))
+        {
+            protect = context.Spec.ProtectRegion(window, region, layout, context.Patch, job.Parameters);
+        }
+
+        var changed = new ObjectPatch(
+            region.ChangeOffset(layout),
+            window.AsMemory((int)((region.ChangeFirstFrame - region.ReadFirstFrame) * layout.BlockAlign), (int)region.ChangeLength(layout)));
+        PatchedWrite write;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
+            write = await context.Destination.PutPatchedAsync(
+                item.Key, reader, changed.Bytes.IsEmpty ? [] : [changed], Metadata(context, reader.ETag), cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+        }
+
+        return new ObjectResult(
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, reader.ETag, write.ETag, reader.Length, protect.ClippedSamples)
+        {
+            BytesRead = reader.BytesRead,
+            BytesWritten = write.BytesWritten,
+        };
+    }
+
+    // A spec that changes the whole clip at once (poscuda-v2): the object is read whole, protected and written whole.
+    // frameCount: the clip's frames, or an upper bound (its length in bytes) when the layout is not read yet.
+    private async Task<ObjectResult> ProtectWholeAsync(
+        BatchContext context, BatchObject item, ObjectReader reader, long frameCount, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+
+        // The file, and the spec's two float64 copies of one channel (v2; v1 needs less).
+        long need = reader.Length + (16 * frameCount);
+        if (reader.Length > Array.MaxLength || (_budget is not null && need > _budget.ObjectBytes))
+        {
+            return TooLarge(item, job, reader, need);
+        }
+
+        using MemoryBudget.Grant? grant = await AcquireAsync(need, cancellationToken).ConfigureAwait(false);
+        int length = (int)reader.Length;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Memory<byte> data = buffer.AsMemory(0, length);
+            using (PipelineTelemetry.StartStage(SpanNames.StageGet))
+            {
+                await reader.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await ProtectHeldAsync(context, item, reader, data, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<ObjectResult> ProtectHeldAsync(
+        BatchContext context, BatchObject item, ObjectReader reader, Memory<byte> data, CancellationToken cancellationToken)
+    {
+        JobDefinition job = context.Lease.Job;
+
+        ProtectResult protect;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageProtect);
+            protect = context.Spec.Protect(data.Span, context.Patch, job.Parameters, item.Key);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+        }
+
+        string? outputETag;
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
+            outputETag = await context.Destination.PutAsync(item.Key, data, Metadata(context, reader.ETag), cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidObjectException e)
+        {
+            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+        }
+
+        return new ObjectResult(
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, reader.ETag, outputETag, reader.Length, protect.ClippedSamples)
+        {
+            BytesRead = reader.BytesRead,
+            BytesWritten = data.Length,
+        };
+    }
+
+    // What a store may buffer to write a patched copy: a short object whole, or one uploaded part of a multipart upload.
+    private const long PatchedWriteBytes = 16L << 20;
+
+    // Without a budget (tests, embedders that bound memory otherwise) nothing is waited for.
+    private async ValueTask<MemoryBudget.Grant?> AcquireAsync(long bytes, CancellationToken cancellationToken) =>
+        _budget is null ? null : await _budget.AcquireAsync(bytes, cancellationToken).ConfigureAwait(false);
+
+    private ObjectResult TooLarge(BatchObject item, JobDefinition job, ObjectReader reader, long need) =>
+        Failed(
+            item, job,
+            string.Create(CultureInfo.InvariantCulture,
+                $"needs {need / 1_000_000.0:0.#} MB in memory to protect, more than --memory-limit leaves for objects ({(_budget?.ObjectBytes ?? Array.MaxLength) / 1_000_000.0:0.#} MB); {job.Parameters.Spec} with these settings reads the whole clip"),
+            reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+
+    // The batch's entries, plus this object's source ETag.
+    private static IReadOnlyDictionary<string, string> Metadata(BatchContext context, string? sourceETag) =>
+        sourceETag is null
+            ? context.Metadata
+            : new Dictionary<string, string>(context.Metadata, StringComparer.Ordinal) { [OutputMetadata.SourceETag] = sourceETag };
 
     // The output metadata every object of the batch shares, made once per batch.
     internal static Dictionary<string, string> BatchMetadata(BatchLease lease) => new(5, StringComparer.Ordinal)

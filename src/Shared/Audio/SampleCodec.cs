@@ -35,6 +35,19 @@ public static class SampleCodec
     public static void Decode(ReadOnlySpan<byte> file, WavLayout layout, int channel, long firstFrame, Span<double> destination)
     {
         CheckArguments(file.Length, layout, channel);
+        Decode(file.Slice((int)layout.DataOffset, (int)layout.DataLength), 0, layout, channel, firstFrame, destination);
+    }
+
+    /// <summary>
+    /// Decodes frames <c>[firstFrame, firstFrame + destination.Length)</c> of <paramref name="channel"/> from a window of
+    /// the data chunk: <paramref name="window"/> holds the bytes of the frames from <paramref name="windowFirstFrame"/> on.
+    /// Frames outside <c>[0, N)</c> decode as 0; frames inside it must be in the window.
+    /// </summary>
+    public static void Decode(ReadOnlySpan<byte> window, long windowFirstFrame, WavLayout layout, int channel, long firstFrame, Span<double> destination)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentOutOfRangeException.ThrowIfNegative(channel);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(channel, layout.Channels);
 
         // Split the requested range into [zeros before 0) [samples in [0, N)) [zeros from N).
         long frameCount = layout.FrameCount;
@@ -53,7 +66,7 @@ public static class SampleCodec
         destination[(before + count)..].Clear();
 
         int stride = layout.BlockAlign;
-        ReadOnlySpan<byte> samples = file.Slice(SampleOffset(layout, channel, inStart), ((count - 1) * stride) + layout.ContainerBytes);
+        ReadOnlySpan<byte> samples = window.Slice(WindowOffset(window.Length, windowFirstFrame, layout, channel, inStart, count), ((count - 1) * stride) + layout.ContainerBytes);
         Span<double> output = destination.Slice(before, count);
         switch (layout.Format, layout.ContainerBytes)
         {
@@ -114,6 +127,20 @@ public static class SampleCodec
     public static int Encode(Span<byte> file, WavLayout layout, int channel, long firstFrame, ReadOnlySpan<double> values)
     {
         CheckArguments(file.Length, layout, channel);
+        return Encode(file.Slice((int)layout.DataOffset, (int)layout.DataLength), 0, layout, channel, firstFrame, values);
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="values"/> into frames <c>[firstFrame, firstFrame + values.Length)</c> of
+    /// <paramref name="channel"/> in a window of the data chunk that starts at frame <paramref name="windowFirstFrame"/>.
+    /// </summary>
+    /// <returns>The number of samples clamped (or, for float, beyond full scale).</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The frame range is not inside <c>[0, N)</c> and the window.</exception>
+    public static int Encode(Span<byte> window, long windowFirstFrame, WavLayout layout, int channel, long firstFrame, ReadOnlySpan<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentOutOfRangeException.ThrowIfNegative(channel);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(channel, layout.Channels);
         ArgumentOutOfRangeException.ThrowIfNegative(firstFrame);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(firstFrame + values.Length, layout.FrameCount, nameof(values));
         if (values.IsEmpty)
@@ -122,7 +149,7 @@ public static class SampleCodec
         }
 
         int stride = layout.BlockAlign;
-        Span<byte> samples = file.Slice(SampleOffset(layout, channel, firstFrame), ((values.Length - 1) * stride) + layout.ContainerBytes);
+        Span<byte> samples = window.Slice(WindowOffset(window.Length, windowFirstFrame, layout, channel, firstFrame, values.Length), ((values.Length - 1) * stride) + layout.ContainerBytes);
         int clipped = 0;
         switch (layout.Format, layout.ContainerBytes)
         {
@@ -237,8 +264,18 @@ public static class SampleCodec
         return (long)q;
     }
 
-    private static int SampleOffset(WavLayout layout, int channel, long frame)
-        => checked((int)(layout.DataOffset + (frame * layout.BlockAlign) + ((long)channel * layout.ContainerBytes)));
+    // The offset in the window of channel's sample of frame, after checking that count frames from there are in it.
+    private static int WindowOffset(int windowLength, long windowFirstFrame, WavLayout layout, int channel, long frame, int count)
+    {
+        long windowFrames = windowLength / layout.BlockAlign;
+        if (frame < windowFirstFrame || frame + count > windowFirstFrame + windowFrames)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(frame), $"Frames [{frame}, {frame + count}) are not all in the window of frames [{windowFirstFrame}, {windowFirstFrame + windowFrames}).");
+        }
+
+        return checked((int)(((frame - windowFirstFrame) * layout.BlockAlign) + ((long)channel * layout.ContainerBytes)));
+    }
 
     private static void CheckArguments(int fileLength, WavLayout layout, int channel)
     {

@@ -40,6 +40,10 @@ public static class WavReader
     private const int ChunkHeaderSize = 8;
     private const int MinFmtSize = 16;
     private const int ExtensibleFmtSize = 40;
+    private const int MaxFmtBytes = 1 << 16;
+    private const int Ds64MinSize = 28;
+    private const int Ds64EntrySize = 12;
+    private const int Ds64MaxBytes = 1 << 16;
     private const ushort TagPcm = 0x0001;
     private const ushort TagIeeeFloat = 0x0003;
     private const ushort TagExtensible = 0xFFFE;
@@ -53,116 +57,278 @@ public static class WavReader
     public static WavLayout ReadLayout(ReadOnlySpan<byte> file, string objectKey)
     {
         ArgumentNullException.ThrowIfNull(objectKey);
-        CheckRiffHeader(file, objectKey);
-
-        long fmtOffset = -1;
-        long fmtSize = 0;
-        long dataOffset = -1;
-        long dataSize = 0;
-        long position = RiffHeaderSize;
-        while (position < file.Length)
+        var walk = new ChunkWalk(objectKey, file.Length);
+        while (walk.Next is { } need)
         {
-            long remaining = file.Length - position;
-            if (remaining < ChunkHeaderSize)
+            walk.Supply(file.Slice((int)need.Offset, need.Length));
+        }
+
+        return walk.Layout!;
+    }
+
+    /// <summary>Reads the layout of the object <paramref name="reader"/> reads: only its chunk headers, <c>ds64</c> and <c>fmt </c> are read.</summary>
+    /// <exception cref="InvalidObjectException">The object is not a supported, well-formed WAV file.</exception>
+    public static async ValueTask<WavLayout> ReadLayoutAsync(Storage.ObjectReader reader, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var walk = new ChunkWalk(reader.Key, reader.Length);
+        byte[] buffer = [];
+        while (walk.Next is { } need)
+        {
+            if (buffer.Length < need.Length)
             {
-                throw Invalid(objectKey, $"truncated chunk header at offset {position} ({remaining} of {ChunkHeaderSize} bytes)");
+                buffer = new byte[Math.Max(need.Length, 64)];
             }
 
-            ReadOnlySpan<byte> id = file.Slice((int)position, 4);
-            long size = BinaryPrimitives.ReadUInt32LittleEndian(file.Slice((int)position + 4, 4));
+            await reader.ReadAsync(need.Offset, buffer.AsMemory(0, need.Length), cancellationToken).ConfigureAwait(false);
+            walk.Supply(buffer.AsSpan(0, need.Length));
+        }
+
+        return walk.Layout!;
+    }
+
+    // The chunk walk as a machine that asks for the bytes it needs next (Next) and is given them (Supply), so that one
+    // walk serves a file in memory and an object read by ranges.
+    private sealed class ChunkWalk(string objectKey, long fileLength)
+    {
+        private const uint SizeInDs64 = 0xFFFFFFFF;
+
+        private readonly string _key = objectKey;
+        private readonly long _length = fileLength;
+        private Step _step = Step.RiffHeader;
+        private long _position;
+        private long _fmtOffset = -1;
+        private long _fmtSize;
+        private long _dataOffset = -1;
+        private long _dataSize;
+        private bool _rf64;
+        private long _ds64DataSize = -1;
+        private Dictionary<uint, long>? _ds64Table;
+
+        private enum Step
+        {
+            RiffHeader,
+            ChunkHeader,
+            Ds64Body,
+            FmtBody,
+            Done,
+        }
+
+        public (long Offset, int Length)? Next => _step switch
+        {
+            Step.RiffHeader => (0, (int)Math.Min(_length, RiffHeaderSize)),
+            Step.ChunkHeader => (_position, (int)Math.Min(_length - _position, ChunkHeaderSize)),
+            Step.Ds64Body => (_position, (int)Math.Min(_ds64Size, Ds64MaxBytes)),
+            Step.FmtBody => (_fmtOffset, (int)Math.Min(_fmtSize, MaxFmtBytes)),
+            _ => null,
+        };
+
+        public WavLayout? Layout { get; private set; }
+
+        private long _ds64Size;
+
+        public void Supply(ReadOnlySpan<byte> bytes)
+        {
+            switch (_step)
+            {
+                case Step.RiffHeader:
+                    _rf64 = CheckRiffHeader(bytes, _length, _key);
+                    _position = RiffHeaderSize;
+                    Advance();
+                    break;
+                case Step.ChunkHeader:
+                    OnChunkHeader(bytes);
+                    break;
+                case Step.Ds64Body:
+                    OnDs64(bytes);
+                    break;
+                case Step.FmtBody:
+                    Finish(bytes);
+                    break;
+                default:
+                    throw new InvalidOperationException("The walk is done.");
+            }
+        }
+
+        // Moves on to the next chunk header, or to the end of the walk.
+        private void Advance()
+        {
+            if (_position < _length)
+            {
+                _step = Step.ChunkHeader;
+                return;
+            }
+
+            if (_fmtOffset < 0)
+            {
+                throw Invalid(_key, "missing 'fmt ' chunk");
+            }
+
+            if (_dataOffset < 0)
+            {
+                throw Invalid(_key, "missing 'data' chunk");
+            }
+
+            _step = Step.FmtBody;
+        }
+
+        private void OnChunkHeader(ReadOnlySpan<byte> header)
+        {
+            long position = _position;
+            long remaining = _length - position;
+            if (remaining < ChunkHeaderSize)
+            {
+                throw Invalid(_key, $"truncated chunk header at offset {position} ({remaining} of {ChunkHeaderSize} bytes)");
+            }
+
+            ReadOnlySpan<byte> id = header[..4];
+            uint size32 = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+            long size = size32;
             long body = position + ChunkHeaderSize;
             bool isData = id.SequenceEqual("data"u8);
-            if (size > file.Length - body)
+            bool isDs64 = id.SequenceEqual("ds64"u8);
+            if (_rf64 && position == RiffHeaderSize && !isDs64)
             {
-                throw Invalid(objectKey, isData
-                    ? $"'data' chunk runs past the end of the file: it declares {size} bytes at offset {body}, only {file.Length - body} are present"
-                    : $"chunk '{FormatId(id)}' at offset {position} runs past the end of the file: it declares {size} bytes, only {file.Length - body} are present");
+                throw Invalid(_key, $"RF64 file without a 'ds64' chunk first (found '{FormatId(id)}')");
+            }
+
+            if (_rf64 && size32 == SizeInDs64 && !isDs64)
+            {
+                size = isData ? _ds64DataSize : LookUpDs64(id);
+            }
+
+            if (size > _length - body)
+            {
+                throw Invalid(_key, isData
+                    ? $"'data' chunk runs past the end of the file: it declares {size} bytes at offset {body}, only {_length - body} are present"
+                    : $"chunk '{FormatId(id)}' at offset {position} runs past the end of the file: it declares {size} bytes, only {_length - body} are present");
             }
 
             if (isData)
             {
-                if (dataOffset >= 0)
+                if (_dataOffset >= 0)
                 {
-                    throw Invalid(objectKey, $"second 'data' chunk at offset {position}");
+                    throw Invalid(_key, $"second 'data' chunk at offset {position}");
                 }
 
-                dataOffset = body;
-                dataSize = size;
+                _dataOffset = body;
+                _dataSize = size;
             }
             else if (id.SequenceEqual("fmt "u8))
             {
-                if (fmtOffset >= 0)
+                if (_fmtOffset >= 0)
                 {
-                    throw Invalid(objectKey, $"second 'fmt ' chunk at offset {position}");
+                    throw Invalid(_key, $"second 'fmt ' chunk at offset {position}");
                 }
 
-                fmtOffset = body;
-                fmtSize = size;
+                _fmtOffset = body;
+                _fmtSize = size;
+            }
+            else if (isDs64 && _rf64 && position == RiffHeaderSize)
+            {
+                if (size < Ds64MinSize)
+                {
+                    throw Invalid(_key, $"'ds64' chunk too short: {size} bytes, at least {Ds64MinSize} needed");
+                }
+
+                _position = body;
+                _ds64Size = size;
+                _step = Step.Ds64Body;
+                return;
             }
 
-            // An odd-sized last chunk whose pad byte is missing ends the walk (the loop condition sees the end).
-            position = body + size + (size & 1);
+            // An odd-sized last chunk whose pad byte is missing ends the walk (Advance sees the end).
+            _position = body + size + (size & 1);
+            Advance();
         }
 
-        if (fmtOffset < 0)
+        // ds64: RIFF size, data size and sample count (64-bit each), then a table of (chunk id, 64-bit size).
+        private void OnDs64(ReadOnlySpan<byte> ds64)
         {
-            throw Invalid(objectKey, "missing 'fmt ' chunk");
+            ulong dataSize = BinaryPrimitives.ReadUInt64LittleEndian(ds64[8..]);
+            if (dataSize > long.MaxValue)
+            {
+                throw Invalid(_key, $"'ds64' data size {dataSize} is out of range");
+            }
+
+            _ds64DataSize = (long)dataSize;
+            uint entries = BinaryPrimitives.ReadUInt32LittleEndian(ds64[24..]);
+            if ((long)entries * Ds64EntrySize > ds64.Length - Ds64MinSize)
+            {
+                throw Invalid(_key, $"'ds64' table of {entries} entries does not fit its {_ds64Size}-byte chunk");
+            }
+
+            for (int i = 0; i < entries; i++)
+            {
+                ReadOnlySpan<byte> entry = ds64.Slice(Ds64MinSize + (i * Ds64EntrySize), Ds64EntrySize);
+                _ds64Table ??= [];
+                _ds64Table[BinaryPrimitives.ReadUInt32LittleEndian(entry)] = (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(entry[4..]), long.MaxValue);
+            }
+
+            _position += _ds64Size + (_ds64Size & 1);
+            Advance();
         }
 
-        if (dataOffset < 0)
+        private long LookUpDs64(ReadOnlySpan<byte> id)
         {
-            throw Invalid(objectKey, "missing 'data' chunk");
+            if (_ds64Table is not null && _ds64Table.TryGetValue(BinaryPrimitives.ReadUInt32LittleEndian(id), out long size))
+            {
+                return size;
+            }
+
+            throw Invalid(_key, $"chunk '{FormatId(id)}' declares its size in 'ds64', which has none for it");
         }
 
-        (SampleFormat format, int channels, int sampleRate, int containerBytes, int blockAlign) =
-            ParseFormat(file.Slice((int)fmtOffset, (int)fmtSize), objectKey);
-
-        if (dataSize % blockAlign != 0)
+        private void Finish(ReadOnlySpan<byte> fmt)
         {
-            throw Invalid(objectKey, $"data size {dataSize} is not a multiple of block align {blockAlign}");
-        }
+            (SampleFormat format, int channels, int sampleRate, int containerBytes, int blockAlign) = ParseFormat(fmt, _key);
+            if (_dataSize % blockAlign != 0)
+            {
+                throw Invalid(_key, $"data size {_dataSize} is not a multiple of block align {blockAlign}");
+            }
 
-        return new WavLayout(format, channels, sampleRate, containerBytes, blockAlign, dataOffset, dataSize);
+            Layout = new WavLayout(format, channels, sampleRate, containerBytes, blockAlign, _dataOffset, _dataSize);
+            _step = Step.Done;
+        }
     }
 
-    private static void CheckRiffHeader(ReadOnlySpan<byte> file, string objectKey)
+    // Whether the header is RF64 (or BW64); rejects what is not a little-endian RIFF or RF64 WAVE header.
+    private static bool CheckRiffHeader(ReadOnlySpan<byte> file, long fileLength, string objectKey)
     {
-        if (file.IsEmpty)
+        if (fileLength == 0)
         {
             throw Invalid(objectKey, "not a WAV file: empty (0 bytes)");
         }
 
-        if (file.Length < 4)
+        if (fileLength < 4)
         {
-            throw Invalid(objectKey, $"not a WAV file: only {file.Length} bytes");
+            throw Invalid(objectKey, $"not a WAV file: only {fileLength} bytes");
         }
 
         ReadOnlySpan<byte> id = file[..4];
-        if (id.SequenceEqual("RF64"u8) || id.SequenceEqual("BW64"u8))
-        {
-            throw Invalid(objectKey, $"RF64 is not supported (header '{FormatId(id)}')");
-        }
-
+        bool rf64 = id.SequenceEqual("RF64"u8) || id.SequenceEqual("BW64"u8);
         if (id.SequenceEqual("RIFX"u8))
         {
             throw Invalid(objectKey, "big-endian RIFX is not supported");
         }
 
-        if (!id.SequenceEqual("RIFF"u8))
+        if (!rf64 && !id.SequenceEqual("RIFF"u8))
         {
             throw Invalid(objectKey, $"not a WAV file: starts with '{FormatId(id)}', not 'RIFF'");
         }
 
-        if (file.Length < RiffHeaderSize)
+        if (fileLength < RiffHeaderSize)
         {
-            throw Invalid(objectKey, $"truncated RIFF header ({file.Length} of {RiffHeaderSize} bytes)");
+            throw Invalid(objectKey, $"truncated RIFF header ({fileLength} of {RiffHeaderSize} bytes)");
         }
 
         ReadOnlySpan<byte> form = file.Slice(8, 4);
         if (!form.SequenceEqual("WAVE"u8))
         {
-            throw Invalid(objectKey, $"RIFF form type '{FormatId(form)}' is not 'WAVE'");
+            throw Invalid(objectKey, $"{(rf64 ? FormatId(id) : "RIFF")} form type '{FormatId(form)}' is not 'WAVE'");
         }
+
+        return rf64;
     }
 
     private static (SampleFormat Format, int Channels, int SampleRate, int ContainerBytes, int BlockAlign) ParseFormat(

@@ -17,4 +17,13 @@ public sealed record ObjectResult(
     string? SourceETag,
     string? OutputETag,
     long Bytes,
-    long ClippedSamples);
+    long ClippedSamples)
+{
+    /// <summary>Bytes this process read from the source store for the object (headers, the patch and its context), or -1 when not counted.</summary>
+    /// <remarks>Not kept in the ledger: telemetry and this run's report count it.</remarks>
+    public long BytesRead { get; init; } = -1;
+
+    /// <summary>Bytes this process wrote to the destination store for the object, or -1 when not counted; bytes the
+    /// store copied by itself (kernel copy, S3 part copy) are not among them.</summary>
+    public long BytesWritten { get; init; } = -1;
+}

@@ -87,6 +87,35 @@ public sealed partial class PoscudaV1 : IProtectionSpec
         CheckPatch(patch, parameters);
         WavLayout layout = WavReader.ReadLayout(wavFile, objectKey);
         (long start, long length) = PatchRange(layout.FrameCount, patch.Position, parameters);
+        return ProtectWindow(wavFile.Slice((int)layout.DataOffset, (int)layout.DataLength), 0, layout, patch, start, length);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The patch, and the <c>h</c> frames before it and <c>k - 1 - h</c> after it that its filter reads (inside the clip).</remarks>
+    public ProtectionRegion PlanRegion(WavLayout layout, ClassPatch patch, ProtectionParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        CheckPatch(patch, parameters);
+        (long start, long length) = PatchRange(layout.FrameCount, patch.Position, parameters);
+        int k = patch.Taps.Length;
+        int h = (k - 1) / 2;
+        long first = Math.Max(0, start - h);
+        long end = Math.Min(layout.FrameCount, start + length + (k - 1 - h));
+        return length == 0 ? new ProtectionRegion(start, 0, start, 0) : new ProtectionRegion(first, end - first, start, length);
+    }
+
+    /// <inheritdoc/>
+    public ProtectResult ProtectRegion(Span<byte> window, ProtectionRegion region, WavLayout layout, ClassPatch patch, ProtectionParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        ArgumentNullException.ThrowIfNull(layout);
+        CheckPatch(patch, parameters);
+        return ProtectWindow(window, region.ReadFirstFrame, layout, patch, region.ChangeFirstFrame, region.ChangeFrameCount);
+    }
+
+    // Patches frames [start, start + length) of every channel; window holds the data chunk's frames from windowFirstFrame on.
+    private ProtectResult ProtectWindow(Span<byte> window, long windowFirstFrame, WavLayout layout, ClassPatch patch, long start, long length)
+    {
         if (length == 0)
         {
             return new ProtectResult(start, 0, 0);
@@ -108,7 +137,7 @@ public sealed partial class PoscudaV1 : IProtectionSpec
             for (int channel = 0; channel < layout.Channels; channel++)
             {
                 clipped += ProtectChannel(
-                    wavFile, layout, channel, start, length,
+                    window, windowFirstFrame, layout, channel, start, length,
                     taps.AsSpan(0, k), input.AsSpan(0, chunk + k - 1), output.AsSpan(0, chunk));
             }
 
@@ -155,7 +184,7 @@ public sealed partial class PoscudaV1 : IProtectionSpec
 
     /// <summary>Patches one channel's frames <c>[start, start + length)</c> chunk by chunk; returns the clipped count.</summary>
     private long ProtectChannel(
-        Span<byte> file, WavLayout layout, int channel, long start, long length,
+        Span<byte> window, long windowFirstFrame, WavLayout layout, int channel, long start, long length,
         ReadOnlySpan<double> taps, Span<double> input, Span<double> output)
     {
         int k = taps.Length;
@@ -171,18 +200,18 @@ public sealed partial class PoscudaV1 : IProtectionSpec
             long first = start + done - h;
             if (done == 0)
             {
-                SampleCodec.Decode(file, layout, channel, first, x);
+                SampleCodec.Decode(window, windowFirstFrame, layout, channel, first, x);
             }
             else
             {
                 // The previous chunk's last k-1 inputs start this one; they are original samples, but part of
                 // them has been overwritten in the file since, so they are carried over, never re-read.
                 input.Slice(output.Length, context).CopyTo(x);
-                SampleCodec.Decode(file, layout, channel, first + context, x[context..]);
+                SampleCodec.Decode(window, windowFirstFrame, layout, channel, first + context, x[context..]);
             }
 
             _engine.Convolve(taps, x, [new PatchRegion(0, 0, count)], y);
-            clipped += SampleCodec.Encode(file, layout, channel, start + done, y);
+            clipped += SampleCodec.Encode(window, windowFirstFrame, layout, channel, start + done, y);
             done += count;
         }
 

@@ -163,6 +163,258 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
         }
     }
 
+    /// <inheritdoc />
+    public Task<ObjectReader> OpenReadAsync(string key, int prefixLength, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<ObjectReader>(cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult<ObjectReader>(OpenReader(key, prefixLength));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<ObjectReader>(ex);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The copy is made in the kernel when the source is a file too (a reflink where the file system shares blocks,
+    /// else <c>copy_file_range</c>), then the patches are written over it, then the temporary file is renamed over the
+    /// target. A source read through another store is copied through a bounded buffer. Metadata is ignored.
+    /// </remarks>
+    public Task<PatchedWrite> PutPatchedAsync(
+        string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(patches);
+        if (source.HoldsWholeObject)
+        {
+            // A short object: one write of the patched bytes costs less than a copy plus a write.
+            return PutWholeAsync(key, source, patches, cancellationToken);
+        }
+
+        return PutCopyAsync(key, source, patches, cancellationToken);
+    }
+
+    private async Task<PatchedWrite> PutWholeAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken)
+    {
+        int length = source.Prefix.Length;
+        byte[] data = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            source.Prefix.Span.CopyTo(data);
+            ObjectPatch.ApplyTo(data.AsSpan(0, length), 0, patches);
+            string? etag = await PutAsync(key, data.AsMemory(0, length), s_noMetadata, cancellationToken).ConfigureAwait(false);
+            return new PatchedWrite(etag, length, 0);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(data);
+        }
+    }
+
+    private async Task<PatchedWrite> PutCopyAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken)
+    {
+        string path = ResolveKey(key);
+        string name = Path.GetFileName(path);
+        if (IsTempFileName(name))
+        {
+            throw new InvalidObjectException(key, "key names a temporary file of this store");
+        }
+
+        string folder = Path.GetDirectoryName(path)!;
+        EnsureFolderExists(key, folder);
+        string tempPath = Path.Join(folder, TempName(name));
+        bool renamed = false;
+        try
+        {
+            long written = 0;
+            long copiedByStore = 0;
+            DateTime lastWrite;
+            using (SafeFileHandle handle = OpenTemp(key, tempPath, folder))
+            {
+                long copied = 0;
+                if (source is FileObjectReader file && LinuxFiles.IsSupported)
+                {
+                    int errno = LinuxFiles.CopyRange(file.Handle, handle, source.Length, wholeFile: true, out copied);
+                    if (errno is not (0 or LinuxFiles.EXDEV or LinuxFiles.EINVAL or LinuxFiles.ENOSYS or LinuxFiles.EOPNOTSUPP))
+                    {
+                        throw new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: true);
+                    }
+
+                    copiedByStore = copied;
+                }
+
+                if (copied < source.Length)
+                {
+                    written += await CopyThroughBufferAsync(source, handle, copied, cancellationToken).ConfigureAwait(false);
+                }
+
+                foreach (ObjectPatch patch in patches)
+                {
+                    RandomAccess.Write(handle, patch.Bytes.Span, patch.Offset);
+                    written += patch.Bytes.Length;
+                }
+
+                if (source is FileObjectReader reader)
+                {
+                    reader.ThrowIfChanged();
+                }
+
+                lastWrite = File.GetLastWriteTimeUtc(handle);
+            }
+
+            File.Move(tempPath, path, overwrite: true);
+            renamed = true;
+            return new PatchedWrite(FormatETag(lastWrite, source.Length), written, copiedByStore);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !renamed)
+        {
+            throw ex switch
+            {
+                UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
+                PathTooLongException => new InvalidObjectException(key, "name too long for this file system", ex),
+                _ when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
+                _ => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
+            };
+        }
+        finally
+        {
+            if (!renamed)
+            {
+                TryDelete(tempPath);
+            }
+        }
+    }
+
+    // Copies the source from offset on through one bounded buffer (a source in another store, or a kernel that cannot copy).
+    private static async Task<long> CopyThroughBufferAsync(ObjectReader source, SafeFileHandle destination, long offset, CancellationToken cancellationToken)
+    {
+        const int BufferSize = 1 << 20;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            long start = offset;
+            while (offset < source.Length)
+            {
+                int count = (int)Math.Min(BufferSize, source.Length - offset);
+                await source.ReadAsync(offset, buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(destination, buffer.AsMemory(0, count), offset, cancellationToken).ConfigureAwait(false);
+                offset += count;
+            }
+
+            return offset - start;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private ObjectReader OpenReader(string key, int prefixLength)
+    {
+        string path = ResolveKey(key);
+        EnsureFolderInsideRoot(key, path);
+        if (LinuxFiles.IsSupported)
+        {
+            // A short file is read whole in one open, stat and read, as GetAsync does; a longer one is opened for ranges.
+            LinuxFiles.ReadResult read = ReadLinux(path, prefixLength);
+            switch (read.Errno)
+            {
+                case 0 when read.Content is { } content:
+                    content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
+                    return new BufferedObjectReader(key, content);
+
+                case 0 when read.Kind == LinuxFiles.FileKind.Directory:
+                    throw new InvalidObjectException(key, "is a folder, not a file");
+                case 0 when read.Kind == LinuxFiles.FileKind.Other:
+                    throw new InvalidObjectException(key, "not a regular file");
+                case 0:
+                    break; // Longer than the prefix.
+                case LinuxFiles.ENOENT or LinuxFiles.ENOTDIR:
+                    throw new InvalidObjectException(key, "object not found");
+                case LinuxFiles.EACCES or LinuxFiles.EPERM:
+                    throw new InvalidObjectException(key, "permission denied");
+                case LinuxFiles.ENAMETOOLONG:
+                    throw new InvalidObjectException(key, "name too long for this file system");
+                case LinuxFiles.ELOOP:
+                    break; // A symbolic link: resolved and checked below.
+                default:
+                    throw new PosCudaException($"Reading {key} failed: {LinuxFiles.Describe(read.Errno)}", isTransient: true);
+            }
+        }
+
+        var info = new FileInfo(path);
+        FileAttributes attributes = info.Attributes;
+        if ((int)attributes == -1)
+        {
+            throw new InvalidObjectException(key, "object not found");
+        }
+
+        if ((attributes & FileAttributes.ReparsePoint) != 0)
+        {
+            path = ResolveLinkInsideRoot(key, path);
+            attributes = File.GetAttributes(path);
+        }
+
+        if ((attributes & FileAttributes.Directory) != 0)
+        {
+            throw new InvalidObjectException(key, "is a folder, not a file");
+        }
+
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidObjectException(key, "object not found", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InvalidObjectException(key, "permission denied", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new PosCudaException($"Reading {key} failed: {ex.Message}", isTransient: true, ex);
+        }
+
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            DateTime lastWrite = File.GetLastWriteTimeUtc(handle);
+            byte[] prefix = new byte[Math.Min(prefixLength, length)];
+            int read = 0;
+            while (read < prefix.Length)
+            {
+                int n = RandomAccess.Read(handle, prefix.AsSpan(read), read);
+                if (n == 0)
+                {
+                    throw new SourceChangedException(key, "the file shrank while it was being read");
+                }
+
+                read += n;
+            }
+
+            return new FileObjectReader(key, handle, length, lastWrite, prefix);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Deletes temporary files left by writers that died between writing and renaming.</summary>
     /// <remarks>Call it only while no other process writes into this folder (the single-machine tool holds its state lock).</remarks>
     /// <returns>The number of files deleted.</returns>
@@ -226,20 +478,20 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
 
     // Reads through this thread's handle on the file's folder, so the kernel resolves one name instead of a path.
     // An object that seems missing is looked up once more by its path: the folder may have been replaced since.
-    private static LinuxFiles.ReadResult ReadLinux(string path)
+    private static LinuxFiles.ReadResult ReadLinux(string path, long maxLength = 0x7FFFFFC7)
     {
         ReadOnlySpan<char> folder = Path.GetDirectoryName(path.AsSpan());
         int fd = FolderHandle.Get(ref t_readFolder, folder);
         if (fd == LinuxFiles.NoFolder)
         {
-            return LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, Array.MaxLength);
+            return LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
         }
 
-        LinuxFiles.ReadResult read = LinuxFiles.ReadFile(fd, Path.GetFileName(path), Array.MaxLength);
+        LinuxFiles.ReadResult read = LinuxFiles.ReadFile(fd, Path.GetFileName(path), maxLength);
         if (read.Errno == LinuxFiles.ENOENT)
         {
             FolderHandle.Forget(ref t_readFolder);
-            read = LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, Array.MaxLength);
+            read = LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
         }
 
         return read;
@@ -663,6 +915,64 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
         {
             slot?._handle.Dispose();
             slot = null;
+        }
+    }
+
+    // A file read whole when it was opened, in a pooled buffer given back when the reader is disposed.
+    private sealed class BufferedObjectReader(string key, ObjectContent content) : ObjectReader(key, content.Length, content.ETag, content.Data)
+    {
+        protected override ValueTask ReadCoreAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("Every byte of a buffered object is in its prefix.");
+
+        public override ValueTask DisposeAsync()
+        {
+            content.Dispose();
+            return base.DisposeAsync();
+        }
+    }
+
+    // An open file read at the version it had when opened; the handle keeps the same file even if it is renamed over.
+    private sealed class FileObjectReader(string key, SafeFileHandle handle, long length, DateTime lastWrite, byte[] prefix)
+        : ObjectReader(key, length, FormatETag(lastWrite, length), prefix)
+    {
+        public SafeFileHandle Handle { get; } = handle;
+
+        // A writer that changed the file in place (not by renaming over it) changed its time or length.
+        public void ThrowIfChanged()
+        {
+            long length = RandomAccess.GetLength(Handle);
+            DateTime lastWrite = File.GetLastWriteTimeUtc(Handle);
+            string now = FormatETag(lastWrite, length);
+            if (!string.Equals(now, ETag, StringComparison.Ordinal))
+            {
+                throw new SourceChangedException(Key, $"the file changed while it was being read (ETag {ETag}, now {now})");
+            }
+        }
+
+        protected override ValueTask ReadCoreAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Span<byte> span = destination.Span;
+            int read = 0;
+            while (read < span.Length)
+            {
+                int n = RandomAccess.Read(Handle, span[read..], offset + read);
+                if (n == 0)
+                {
+                    throw new SourceChangedException(Key, "the file shrank while it was being read");
+                }
+
+                read += n;
+            }
+
+            ThrowIfChanged();
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            Handle.Dispose();
+            return base.DisposeAsync();
         }
     }
 

@@ -26,6 +26,10 @@ internal static partial class LinuxFiles
     public const int EROFS = 30;
     public const int ENAMETOOLONG = 36;
     public const int ENOTEMPTY = 39;
+    public const int EXDEV = 18;
+    public const int EINVAL = 22;
+    public const int ENOSYS = 38;
+    public const int EOPNOTSUPP = 95;
     public const int ELOOP = 40;
 
     private const int ReadOnly = 0x0;
@@ -41,6 +45,7 @@ internal static partial class LinuxFiles
     private const int DirectoryFile = 0x4000;
     private const int NewFileMode = 0x1B6; // 0666, less the process umask, as .NET creates files.
     private const int PathOnly = 0x200000;
+    private const uint Ficlone = 0x40049409;
 
     // O_NOFOLLOW and O_DIRECTORY differ between the two architectures; the other flags are the same on both.
     private static readonly int s_noFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
@@ -164,6 +169,49 @@ internal static partial class LinuxFiles
         return errno;
     }
 
+    /// <summary>Copies <paramref name="length"/> bytes of <paramref name="source"/> to the same offsets of
+    /// <paramref name="destination"/> inside the kernel: a reflink (<c>FICLONE</c>) of the whole file where the file
+    /// system shares blocks and the copy is the whole file, else <c>copy_file_range</c>.</summary>
+    /// <returns>0 when all was copied; or the errno that stopped it, with <paramref name="copied"/> the bytes copied at the
+    /// start (<c>EXDEV</c>, <c>EINVAL</c>, <c>ENOSYS</c>, <c>EOPNOTSUPP</c>: the kernel cannot copy between these files;
+    /// copy the rest another way).</returns>
+    public static unsafe int CopyRange(SafeFileHandle source, SafeFileHandle destination, long length, bool wholeFile, out long copied)
+    {
+        copied = 0;
+        int from = (int)source.DangerousGetHandle();
+        int to = (int)destination.DangerousGetHandle();
+        if (wholeFile && CloneNative(to, Ficlone, from) == 0)
+        {
+            copied = length;
+            return 0;
+        }
+
+        long inOffset = 0;
+        long outOffset = 0;
+        while (copied < length)
+        {
+            nint n = CopyFileRangeNative(from, &inOffset, to, &outOffset, (nuint)Math.Min(length - copied, 1L << 30), 0);
+            if (n > 0)
+            {
+                copied += n;
+                continue;
+            }
+
+            if (n == 0)
+            {
+                return EINVAL; // The source ended early (it shrank): let the caller's check find out why.
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                return errno;
+            }
+        }
+
+        return 0;
+    }
+
     /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> (both in <paramref name="folder"/>) atomically.</summary>
     /// <returns>0, or the errno.</returns>
     public static int Rename(int folder, string from, string to) =>
@@ -243,6 +291,13 @@ internal static partial class LinuxFiles
             return StatxNative(fd, string.Empty, EmptyPath, StatxBasicStats, p) == 0 ? 0 : Marshal.GetLastPInvokeError();
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
+    private static unsafe partial nint CopyFileRangeNative(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
+    // ioctl(2) is variadic in C; FICLONE's one argument (the source descriptor) is passed like a fixed one on x64 and Arm64.
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int CloneNative(int fd, nuint request, int sourceFd);
 
     // openat(2) is variadic in C; on x64 and Arm64 Linux the mode argument is passed exactly like a fixed one.
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

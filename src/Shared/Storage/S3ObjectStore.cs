@@ -150,6 +150,355 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
     }
 
     /// <inheritdoc />
+    /// <inheritdoc/>
+    /// <remarks>One ranged GET of the prefix, which also tells the object's length and ETag; later reads are ranged
+    /// GETs conditional on that ETag (<c>If-Match</c>), so a changed object is noticed, never mixed in.</remarks>
+    public async Task<ObjectReader> OpenReadAsync(string key, int prefixLength, CancellationToken cancellationToken)
+    {
+        ObjectKeys.ThrowIf(key, ObjectKeys.S3Reason(_location.Prefix, key));
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        return await ExecuteAsync("GET", key, async token =>
+        {
+            var request = new GetObjectRequest
+            {
+                BucketName = _location.Bucket,
+                Key = _location.Prefix + key,
+                ByteRange = new ByteRange(0, Math.Max(prefixLength, 1) - 1),
+            };
+            GetObjectResponse response;
+            try
+            {
+                response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                // An empty object has no byte 0.
+                request.ByteRange = null;
+                response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
+            }
+
+            using (response)
+            {
+                long length = TotalLength(response);
+                byte[] prefix = new byte[Math.Min(prefixLength, length)];
+                await response.ResponseStream.ReadExactlyAsync(prefix, token).ConfigureAwait(false);
+                return (ObjectReader)new S3ObjectReader(this, key, length, Unquote(response.ETag), prefix);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Below <see cref="MultipartThreshold"/>, or when the source is short enough to be held, one PUT of the patched
+    /// bytes. Above it, a multipart upload: the parts that hold no patch are copied by S3 from the source
+    /// (<c>UploadPartCopy</c>, conditional on the source's ETag), the part that holds the patches is uploaded. Every
+    /// part but the last must be at least 5 MiB, so the uploaded part is at least 5 MiB (read by ranged GET). A source
+    /// in another store or behind another endpoint is uploaded in 8 MiB parts through a bounded buffer.
+    /// </remarks>
+    public async Task<PatchedWrite> PutPatchedAsync(
+        string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        CancellationToken cancellationToken)
+    {
+        ObjectKeys.ThrowIf(key, ObjectKeys.S3Reason(_location.Prefix, key));
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(patches);
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (source.HoldsWholeObject || source.Length < MultipartThreshold)
+        {
+            byte[] data = new byte[source.Length];
+            await source.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
+            ObjectPatch.ApplyTo(data, 0, patches);
+            string? etag = await PutAsync(key, data, metadata, cancellationToken).ConfigureAwait(false);
+            return new PatchedWrite(etag, data.Length, 0);
+        }
+
+        bool serverCopy = source is S3ObjectReader s3 && s3.Store.SharesEndpointWith(this) && source.ETag is not null;
+        IReadOnlyList<PartPlan> plan = serverCopy ? PlanParts(source.Length, patches) : PlanUploadParts(source.Length);
+        return await PutMultipartAsync(key, source, patches, metadata, plan, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Objects at least this long are written by multipart upload (S3's smallest part, 5 MiB).</summary>
+    public const long MultipartThreshold = MinPartSize;
+
+    private const long MinPartSize = 5L << 20;
+    private const long MaxCopyPartSize = 5L << 30;
+    private const long UploadPartSize = 8L << 20;
+
+    /// <summary>A part of a multipart upload: the source's bytes <c>[Offset, Offset + Length)</c>, uploaded or copied by S3.</summary>
+    internal readonly record struct PartPlan(long Offset, long Length, bool Upload);
+
+    /// <summary>The parts of a patched copy of <paramref name="length"/> bytes: one uploaded part covering every patch,
+    /// at least <see cref="MinPartSize"/> long unless it is the last, and copied parts around it.</summary>
+    internal static IReadOnlyList<PartPlan> PlanParts(long length, IReadOnlyList<ObjectPatch> patches)
+    {
+        if (patches.Count == 0)
+        {
+            return SplitCopies(0, length);
+        }
+
+        long low = long.MaxValue;
+        long high = 0;
+        foreach (ObjectPatch patch in patches)
+        {
+            low = Math.Min(low, patch.Offset);
+            high = Math.Max(high, patch.End);
+        }
+
+        // The copied part before the upload must be at least MinPartSize too: else start the upload at 0.
+        long start = low < MinPartSize ? 0 : low;
+        long end = Math.Min(length, Math.Max(high, start + MinPartSize));
+
+        // A tail shorter than a part would be fine (it is last), but folding a short tail in saves a request.
+        if (length - end < MinPartSize)
+        {
+            end = length;
+        }
+
+        var parts = new List<PartPlan>();
+        parts.AddRange(SplitCopies(0, start));
+        for (long at = start; at < end;)
+        {
+            // Uploaded parts of at most 2 x UploadPartSize; none shorter than MinPartSize unless last.
+            long size = end - at <= 2 * UploadPartSize ? end - at : UploadPartSize;
+            parts.Add(new PartPlan(at, size, Upload: true));
+            at += size;
+        }
+
+        parts.AddRange(SplitCopies(end, length - end));
+        return parts;
+    }
+
+    private static List<PartPlan> PlanUploadParts(long length)
+    {
+        var parts = new List<PartPlan>();
+        for (long at = 0; at < length; at += UploadPartSize)
+        {
+            parts.Add(new PartPlan(at, Math.Min(UploadPartSize, length - at), Upload: true));
+        }
+
+        return parts;
+    }
+
+    // Copied parts of at most 5 GiB, of equal size so none is below the minimum.
+    private static List<PartPlan> SplitCopies(long offset, long length)
+    {
+        var parts = new List<PartPlan>();
+        if (length <= 0)
+        {
+            return parts;
+        }
+
+        long count = (length + MaxCopyPartSize - 1) / MaxCopyPartSize;
+        long size = (length + count - 1) / count;
+        for (long at = 0; at < length; at += size)
+        {
+            parts.Add(new PartPlan(offset + at, Math.Min(size, length - at), Upload: false));
+        }
+
+        return parts;
+    }
+
+    private async Task<PatchedWrite> PutMultipartAsync(
+        string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        IReadOnlyList<PartPlan> plan, CancellationToken cancellationToken)
+    {
+        string fullKey = _location.Prefix + key;
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey };
+        foreach (KeyValuePair<string, string> pair in metadata)
+        {
+            initiate.Metadata.Add(pair.Key, pair.Value);
+        }
+
+        string uploadId = (await ExecuteAsync(
+            "PUT", key, token => _client.InitiateMultipartUploadAsync(initiate, token), cancellationToken).ConfigureAwait(false)).UploadId;
+        bool completed = false;
+        try
+        {
+            long written = 0;
+            long copied = 0;
+            var etags = new List<PartETag>(plan.Count);
+            byte[]? buffer = null;
+            for (int i = 0; i < plan.Count; i++)
+            {
+                PartPlan part = plan[i];
+                int number = i + 1;
+                if (part.Upload)
+                {
+                    buffer ??= new byte[MaxUploadPart(plan)];
+                    Memory<byte> bytes = buffer.AsMemory(0, (int)part.Length);
+                    await source.ReadAsync(part.Offset, bytes, cancellationToken).ConfigureAwait(false);
+                    ObjectPatch.ApplyTo(bytes.Span, part.Offset, patches);
+                    string etag = await ExecuteAsync("PUT", key, async token =>
+                    {
+                        using MemoryStream body = CreateReadStream(bytes);
+                        var request = new UploadPartRequest
+                        {
+                            BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartNumber = number, InputStream = body,
+                        };
+                        return (await _client.UploadPartAsync(request, token).ConfigureAwait(false)).ETag;
+                    }, cancellationToken).ConfigureAwait(false);
+                    etags.Add(new PartETag(number, etag));
+                    written += part.Length;
+                }
+                else
+                {
+                    var s3 = (S3ObjectReader)source;
+                    var request = new CopyPartRequest
+                    {
+                        SourceBucket = s3.Store.Bucket,
+                        SourceKey = s3.Store.Prefix + source.Key,
+                        DestinationBucket = _location.Bucket,
+                        DestinationKey = fullKey,
+                        UploadId = uploadId,
+                        PartNumber = number,
+                        FirstByte = part.Offset,
+                        LastByte = part.Offset + part.Length - 1,
+                        ETagToMatch = ["\"" + source.ETag + "\""],
+                    };
+                    CopyPartResponse response;
+                    try
+                    {
+                        response = await ExecuteAsync(
+                            "PUT", key, token => _client.CopyPartAsync(request, token), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PosCudaException e) when (e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed })
+                    {
+                        throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag})", e);
+                    }
+
+                    etags.Add(new PartETag(number, response.ETag));
+                    copied += part.Length;
+                }
+            }
+
+            if (copied > 0)
+            {
+                // Part copies ask for the source's ETag (x-amz-copy-source-if-match), but not every S3-compatible server
+                // honours it: the source must still be the version read, or the copies may be of another one.
+                await EnsureUnchangedAsync((S3ObjectReader)source, cancellationToken).ConfigureAwait(false);
+            }
+
+            var complete = new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartETags = etags };
+            CompleteMultipartUploadResponse done = await ExecuteAsync(
+                "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
+            completed = true;
+            return new PatchedWrite(Unquote(done.ETag), written, copied);
+        }
+        finally
+        {
+            if (!completed)
+            {
+                try
+                {
+                    await _client.AbortMultipartUploadAsync(
+                        new AbortMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId },
+                        CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
+                {
+                    // The upload is left for the bucket's lifecycle rule to clean; the original error is what matters.
+                }
+            }
+        }
+    }
+
+    private static async Task EnsureUnchangedAsync(S3ObjectReader source, CancellationToken cancellationToken)
+    {
+        S3ObjectStore store = source.Store;
+        var request = new GetObjectMetadataRequest
+        {
+            BucketName = store._location.Bucket,
+            Key = store._location.Prefix + source.Key,
+            EtagToMatch = "\"" + source.ETag + "\"",
+        };
+        GetObjectMetadataResponse head;
+        try
+        {
+            head = await store.ExecuteAsync("HEAD", source.Key, token => store._client.GetObjectMetadataAsync(request, token), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (PosCudaException e) when (e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound })
+        {
+            throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag})", e);
+        }
+
+        if (!string.Equals(Unquote(head.ETag), source.ETag, StringComparison.Ordinal))
+        {
+            throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag}, now {Unquote(head.ETag)})");
+        }
+    }
+
+    private static int MaxUploadPart(IReadOnlyList<PartPlan> plan)
+    {
+        long max = 0;
+        foreach (PartPlan part in plan)
+        {
+            if (part.Upload)
+            {
+                max = Math.Max(max, part.Length);
+            }
+        }
+
+        return (int)max;
+    }
+
+    // Whether a part copy from that store's objects can be asked of this store's endpoint.
+    private bool SharesEndpointWith(S3ObjectStore other) =>
+        ReferenceEquals(this, other)
+        || (string.Equals(Config.ServiceURL, other.Config.ServiceURL, StringComparison.Ordinal)
+            && Equals(Config.RegionEndpoint, other.Config.RegionEndpoint));
+
+    // The object's whole length from a ranged response's Content-Range ("bytes 0-65535/123456").
+    private static long TotalLength(GetObjectResponse response)
+    {
+        string? range = response.ContentRange;
+        int slash = range?.LastIndexOf('/') ?? -1;
+        if (slash >= 0 && long.TryParse(range.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long total))
+        {
+            return total;
+        }
+
+        return response.ContentLength;
+    }
+
+    private async Task ReadRangeAsync(string key, string? etag, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var request = new GetObjectRequest
+        {
+            BucketName = _location.Bucket,
+            Key = _location.Prefix + key,
+            ByteRange = new ByteRange(offset, offset + destination.Length - 1),
+            EtagToMatch = etag is null ? null : "\"" + etag + "\"",
+        };
+        try
+        {
+            await ExecuteAsync("GET", key, async token =>
+            {
+                using GetObjectResponse response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
+                await response.ResponseStream.ReadExactlyAsync(destination, token).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PosCudaException e) when (e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed })
+        {
+            throw new SourceChangedException(key, $"the object changed while it was being read (ETag {etag})", e);
+        }
+        catch (InvalidObjectException e)
+        {
+            throw new SourceChangedException(key, "the object was deleted while it was being read", e);
+        }
+    }
+
+    // Ranged GETs of one version of an object.
+    private sealed class S3ObjectReader(S3ObjectStore store, string key, long length, string? etag, byte[] prefix)
+        : ObjectReader(key, length, etag, prefix)
+    {
+        public S3ObjectStore Store { get; } = store;
+
+        protected override async ValueTask ReadCoreAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+            await Store.ReadRangeAsync(Key, ETag, offset, destination, cancellationToken).ConfigureAwait(false);
+    }
+
     public ValueTask DisposeAsync()
     {
         _client.Dispose();

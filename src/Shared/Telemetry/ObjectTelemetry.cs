@@ -42,11 +42,12 @@ public readonly struct ObjectTelemetry : IDisposable
         bool done = result.Outcome == ObjectOutcome.Done;
         string outcome = done ? "done" : "failed";
 
-        // Objects are patched in place, so a done object writes as many bytes as it read; a failed one writes none.
-        long written = done ? result.Bytes : 0;
+        // Bytes that passed through this process; when not counted, a done object wrote as many as it read.
+        long read = result.BytesRead >= 0 ? result.BytesRead : result.Bytes;
+        long written = result.BytesWritten >= 0 ? result.BytesWritten : done ? result.Bytes : 0;
         var outcomeTag = new KeyValuePair<string, object?>(PipelineTags.Outcome, outcome);
         PipelineTelemetry.ObjectsProcessed.Add(1, outcomeTag);
-        PipelineTelemetry.BytesRead.Add(result.Bytes);
+        PipelineTelemetry.BytesRead.Add(read);
         PipelineTelemetry.BytesWritten.Add(written);
         if (result.ClippedSamples > 0)
         {
@@ -60,7 +61,7 @@ public readonly struct ObjectTelemetry : IDisposable
         }
 
         _activity.SetTag(PipelineTags.Outcome, outcome);
-        _activity.SetTag(PipelineTags.BytesRead, result.Bytes);
+        _activity.SetTag(PipelineTags.BytesRead, read);
         _activity.SetTag(PipelineTags.BytesWritten, written);
         _activity.SetTag(PipelineTags.ClippedSamples, result.ClippedSamples);
         if (!done)

@@ -38,9 +38,11 @@ public static class WorkerCli
         var deviceOption = DeviceOption.Create();
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
         var pathStyleOption = new Option<bool>("--s3-path-style") { Description = "Path-style S3 addressing." };
+        Option<long> memoryLimitOption = MemoryLimitOption.Create();
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
             ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
+            memoryLimitOption,
         };
         cluster.AddTo(root);
 
@@ -128,7 +130,9 @@ public static class WorkerCli
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
                 var runner = new BatchRunner(
                     ledger,
-                    new BatchProcessor(keyring, stores, engine: engine, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null),
+                    new BatchProcessor(
+                        keyring, stores, engine: engine, vault: parse.GetValue(vaultOption) is { } vaultPath ? PosCuda.Shared.Vault.VaultKey.Load(vaultPath) : null,
+                        budget: new MemoryBudget(parse.GetValue(memoryLimitOption))),
                     logger);
                 logger.LogInformation(
                     "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}",

@@ -1,11 +1,12 @@
 using PosCuda.Shared.Audio;
+using PosCuda.Shared.Storage;
 
 namespace PosCuda.Shared.Tests.Audio;
 
 /// <summary>The SciPy WAV test files (TestData/wav-conformance) against the expectations of that folder's README.</summary>
 /// <remarks>
 /// "either" decisions: 12-bit in 2 bytes, 20-bit in 3 bytes and 5-bit in 1 byte are protected (B from the container);
-/// 5- to 8-byte integer containers, RIFX and RF64 are rejected.
+/// RF64 is protected; 5- to 8-byte integer containers and RIFX are rejected.
 /// </remarks>
 public sealed class WavConformanceTests
 {
@@ -26,6 +27,11 @@ public sealed class WavConformanceTests
         ["test-1234Hz-le-1ch-10S-20bit-extra.wav"] = (new WavLayout(SampleFormat.SignedPcm, 1, 1234, 3, 3, 44, 30), null),
         ["test-8000Hz-le-5ch-9S-5bit.wav"] = (new WavLayout(SampleFormat.UnsignedPcm8, 5, 8000, 1, 5, 44, 45), null),
 
+        // README "either", RF64: protected (the data size in 'data', or in 'ds64' when 'data' says 0xFFFFFFFF; the
+        // ds64 sample count is not used, as the fact chunk's is not, so a bogus one does not matter).
+        ["test-44100Hz-le-1ch-4bytes-rf64.wav"] = (new WavLayout(SampleFormat.SignedPcm, 1, 44100, 4, 4, 116, 17640), null),
+        ["test-8000Hz-le-3ch-5S-24bit-rf64.wav"] = (new WavLayout(SampleFormat.SignedPcm, 3, 8000, 3, 9, 80, 45), null),
+
         // README "either": rejected.
         ["test-8000Hz-le-3ch-5S-36bit.wav"] = (null, "unsupported sample size: 36-bit integer PCM in 5-byte containers"),
         ["test-8000Hz-le-3ch-5S-45bit.wav"] = (null, "unsupported sample size: 45-bit integer PCM in 6-byte containers"),
@@ -34,8 +40,6 @@ public sealed class WavConformanceTests
         ["test-44100Hz-be-1ch-4bytes.wav"] = (null, "big-endian RIFX is not supported"),
         ["test-44100Hz-2ch-32bit-float-be.wav"] = (null, "big-endian RIFX is not supported"),
         ["test-8000Hz-be-3ch-5S-24bit.wav"] = (null, "big-endian RIFX is not supported"),
-        ["test-44100Hz-le-1ch-4bytes-rf64.wav"] = (null, "RF64 is not supported"),
-        ["test-8000Hz-le-3ch-5S-24bit-rf64.wav"] = (null, "RF64 is not supported"),
 
         // README "reject".
         ["test-8000Hz-le-3ch-5S-24bit-inconsistent.wav"] = (null, "inconsistent block align / byte rate"),
@@ -54,6 +58,29 @@ public sealed class WavConformanceTests
 
         Assert.Equal(22, onDisk.Length);
         Assert.Equal(s_expected.Keys.Order(StringComparer.Ordinal), onDisk);
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public async Task ReadLayoutAsync_ConformanceFileReadByRanges_AgreesWithReadLayout(string name)
+    {
+        (WavLayout? expectedLayout, string? expectedReason) = s_expected[name];
+        await using var store = new FileObjectStore(s_folder);
+
+        // A prefix of 0 or 16 bytes makes every chunk header a ranged read; 1 MiB holds every file whole.
+        foreach (int prefix in new[] { 0, 16, 1 << 20 })
+        {
+            await using ObjectReader reader = await store.OpenReadAsync(name, prefix, CancellationToken.None);
+            if (expectedLayout is null)
+            {
+                InvalidObjectException ex = await Assert.ThrowsAsync<InvalidObjectException>(() => WavReader.ReadLayoutAsync(reader, CancellationToken.None).AsTask());
+                Assert.StartsWith(expectedReason!, ex.Reason, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(expectedLayout, await WavReader.ReadLayoutAsync(reader, CancellationToken.None));
+            }
+        }
     }
 
     [Theory]

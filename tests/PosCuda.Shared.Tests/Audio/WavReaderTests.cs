@@ -205,10 +205,61 @@ public sealed class WavReaderTests
         => AssertRejected([.. s_stereo16.Build(), 0, 0], "truncated chunk header at offset 56 (2 of 8 bytes)");
 
     [Fact]
-    public void ReadLayout_Rf64_Rejects() => AssertRejected((s_stereo16 with { RiffId = "RF64" }).Build(), "RF64 is not supported (header 'RF64')");
+    public void ReadLayout_Rf64WithoutDs64_Rejects()
+        => AssertRejected((s_stereo16 with { RiffId = "RF64" }).Build(), "RF64 file without a 'ds64' chunk first (found 'fmt ')");
 
     [Fact]
-    public void ReadLayout_Bw64_RejectsAsRf64() => AssertRejected((s_stereo16 with { RiffId = "BW64" }).Build(), "RF64 is not supported (header 'BW64')");
+    public void ReadLayout_Bw64WithoutDs64_Rejects()
+        => AssertRejected((s_stereo16 with { RiffId = "BW64" }).Build(), "RF64 file without a 'ds64' chunk first (found 'fmt ')");
+
+    [Fact]
+    public void ReadLayout_Rf64_TakesTheDataSizeFromDs64()
+    {
+        WavBuilder rf64 = s_stereo16 with { Rf64 = true, ChunksAfterData = [WavChunk.Filler("LIST", 7)] };
+        byte[] file = rf64.Build(out int dataOffset);
+
+        WavLayout layout = WavReader.ReadLayout(file, "a.wav");
+
+        Assert.Equal(new WavLayout(SampleFormat.SignedPcm, 2, 8000, 2, 4, dataOffset, rf64.Data.Length), layout);
+        Assert.Equal(uint.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(dataOffset - 4)));
+    }
+
+    [Fact]
+    public void ReadLayout_Bw64_ReadsLikeRf64()
+    {
+        byte[] file = (s_stereo16 with { Rf64 = true }).Build(out int dataOffset);
+        "BW64"u8.CopyTo(file);
+
+        Assert.Equal(dataOffset, WavReader.ReadLayout(file, "a.wav").DataOffset);
+    }
+
+    [Fact]
+    public void ReadLayout_Rf64Ds64TooShort_Rejects()
+    {
+        byte[] file = (s_stereo16 with { Rf64 = true }).Build();
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(16), 20);
+
+        AssertRejected(file, "'ds64' chunk too short: 20 bytes, at least 28 needed");
+    }
+
+    [Fact]
+    public void ReadLayout_Rf64Ds64DataSizePastTheEnd_Rejects()
+    {
+        byte[] file = (s_stereo16 with { Rf64 = true }).Build();
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(28), 1L << 33);
+
+        InvalidObjectException ex = Assert.Throws<InvalidObjectException>(() => WavReader.ReadLayout(file, "a.wav"));
+        Assert.StartsWith("'data' chunk runs past the end of the file: it declares 8589934592 bytes", ex.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadLayout_Rf64OtherChunkSizedInDs64WithoutEntry_Rejects()
+    {
+        byte[] file = (s_stereo16 with { Rf64 = true, ChunksAfterData = [WavChunk.Filler("LIST", 8)] }).Build();
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(file.Length - 12), uint.MaxValue);
+
+        AssertRejected(file, "chunk 'LIST' declares its size in 'ds64', which has none for it");
+    }
 
     [Fact]
     public void ReadLayout_Rifx_Rejects() => AssertRejected((s_stereo16 with { RiffId = "RIFX" }).Build(), "big-endian RIFX is not supported");

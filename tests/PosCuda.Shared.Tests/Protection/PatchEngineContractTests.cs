@@ -78,8 +78,8 @@ public abstract class PatchEngineContractTests
             }
         }
 
-        // The folder's README: 8 files are protected, 14 rejected.
-        Assert.Equal(8, protectedFiles);
+        // The folder's README: 10 files are protected (the two RF64 files included), 12 rejected.
+        Assert.Equal(10, protectedFiles);
     }
 
     [Fact]

@@ -16,6 +16,28 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
     protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(CreateFileStore());
 
     [Fact]
+    public async Task PutPatchedAsync_SourceModifiedInPlaceAfterOpening_ThrowsSourceChangedAndWritesNothing()
+    {
+        FileObjectStore store = CreateFileStore();
+        await store.PutAsync("src/a.wav", Pattern(100_000, seed: 1), NoMetadata, CancellationToken.None);
+        await using ObjectReader reader = await store.OpenReadAsync("src/a.wav", 64, CancellationToken.None);
+
+        using (var file = new FileStream(Path.Combine(store.RootPath, "src", "a.wav"), FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 50_000;
+            file.Write(Pattern(10, seed: 2));
+            File.SetLastWriteTimeUtc(file.SafeFileHandle, DateTime.UtcNow.AddMinutes(1));
+        }
+
+        SourceChangedException ex = await Assert.ThrowsAsync<SourceChangedException>(
+            () => store.PutPatchedAsync("dst/a.wav", reader, [new ObjectPatch(10, new byte[4])], NoMetadata, CancellationToken.None));
+
+        Assert.StartsWith("the file changed while it was being read (ETag ", ex.Reason, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(store.RootPath, "dst", "a.wav")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(store.RootPath, "dst")));
+    }
+
+    [Fact]
     public async Task ListAsync_Keys_ComeInOrdinalOrder()
     {
         await using FileObjectStore store = CreateFileStore();

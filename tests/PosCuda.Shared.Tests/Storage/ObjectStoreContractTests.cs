@@ -47,6 +47,109 @@ public abstract class ObjectStoreContractTests
         Assert.Equal(putETag, content.ETag);
     }
 
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(20_000, 64)]
+    [InlineData(20_000, 1 << 20)]
+    public async Task OpenReadAsync_AnyPrefix_ReadsEveryRangeAtTheOpenedETag(int length, int prefix)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] data = Pattern(length, seed: 11);
+        string? etag = await store.PutAsync("r/a.wav", data, NoMetadata, CancellationToken.None);
+
+        await using ObjectReader reader = await store.OpenReadAsync("r/a.wav", prefix, CancellationToken.None);
+        byte[] head = new byte[Math.Min(100, length)];
+        byte[] across = new byte[Math.Min(200, length)];
+        byte[] tail = new byte[Math.Min(10, length)];
+        await reader.ReadAsync(0, head, CancellationToken.None);
+        int acrossAt = Math.Clamp(prefix - (across.Length / 2), 0, length - across.Length);
+        await reader.ReadAsync(acrossAt, across, CancellationToken.None);
+        await reader.ReadAsync(length - tail.Length, tail, CancellationToken.None);
+
+        Assert.Equal(length, reader.Length);
+        Assert.Equal(etag, reader.ETag);
+        Assert.Equal(Math.Min(prefix, length), reader.Prefix.Length);
+        Assert.Equal(data[..head.Length], head);
+        Assert.Equal(data[acrossAt..(acrossAt + across.Length)], across);
+        Assert.Equal(data[(length - tail.Length)..], tail);
+        Assert.Throws<ArgumentOutOfRangeException>(() => reader.ReadAsync(length, new byte[1], CancellationToken.None).AsTask().GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_MissingObject_ThrowsInvalidObject()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+
+        InvalidObjectException ex = await Assert.ThrowsAsync<InvalidObjectException>(() => store.OpenReadAsync("missing.wav", 64, CancellationToken.None));
+
+        Assert.Equal("object not found", ex.Reason);
+    }
+
+    [Theory]
+    [InlineData(3_000, 1 << 20)] // held whole
+    [InlineData(3_000, 64)] // read by ranges, written in one piece
+    [InlineData(12 << 20, 64 << 10)] // over the multipart threshold: copied parts around an uploaded one
+    [InlineData((12 << 20) + 3, 64 << 10)]
+    public async Task PutPatchedAsync_Patches_WritesSourceWithPatchesReplaced(int length, int prefix)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] data = Pattern(length, seed: 12);
+        await store.PutAsync("src/a.wav", data, NoMetadata, CancellationToken.None);
+        ObjectPatch[] patches =
+        [
+            new(44, Pattern(1_000, seed: 13)),
+            new(length - 500, Pattern(200, seed: 14)),
+        ];
+        byte[] expected = (byte[])data.Clone();
+        foreach (ObjectPatch patch in patches)
+        {
+            patch.Bytes.Span.CopyTo(expected.AsSpan((int)patch.Offset));
+        }
+
+        await using ObjectReader reader = await store.OpenReadAsync("src/a.wav", prefix, CancellationToken.None);
+        PatchedWrite write = await store.PutPatchedAsync("dst/a.wav", reader, patches, NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync("dst/a.wav", CancellationToken.None);
+
+        Assert.True(expected.AsSpan().SequenceEqual(content.Data.Span), "the output is the source with the patches, byte for byte");
+        Assert.Equal(write.ETag, content.ETag);
+        Assert.Equal(data, (await store.GetAsync("src/a.wav", CancellationToken.None)).Data.ToArray());
+        Assert.InRange(write.BytesWritten + write.BytesCopiedByStore, 1_200, length + 1_200L);
+    }
+
+    [Theory]
+    [InlineData(100)] // S3: the uploaded first part's ranged read is refused
+    [InlineData((12 << 20) - 100)] // S3: the first part is a part copy, refused by its x-amz-copy-source-if-match
+    public async Task PutPatchedAsync_SourceReplacedAfterOpening_NeverWritesAMixOfVersions(int patchAt)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        int length = 12 << 20;
+        byte[] first = Pattern(length, seed: 15);
+        byte[] second = Pattern(length, seed: 16);
+        await store.PutAsync("src/a.wav", first, NoMetadata, CancellationToken.None);
+        await using ObjectReader reader = await store.OpenReadAsync("src/a.wav", 64, CancellationToken.None);
+
+        await store.PutAsync("src/a.wav", second, NoMetadata, CancellationToken.None);
+        ObjectPatch[] patches = [new(patchAt, Pattern(50, seed: 17))];
+        try
+        {
+            await store.PutPatchedAsync("dst/a.wav", reader, patches, NoMetadata, CancellationToken.None);
+        }
+        catch (SourceChangedException ex)
+        {
+            // S3: the part copies and ranged reads are conditional on the ETag the reader was opened at.
+            Assert.Equal("src/a.wav", ex.ObjectKey);
+            Assert.True(ex.IsTransient);
+            Assert.DoesNotContain("dst/a.wav", (await ListAllAsync(store)).Select(o => o.Key));
+            return;
+        }
+
+        // A folder: the open file is the version opened, whatever was renamed over its name since.
+        byte[] expected = (byte[])first.Clone();
+        patches[0].Bytes.Span.CopyTo(expected.AsSpan(patchAt));
+        ObjectContent output = await store.GetAsync("dst/a.wav", CancellationToken.None);
+        Assert.True(expected.AsSpan().SequenceEqual(output.Data.Span));
+    }
+
     [Fact]
     public async Task PutAsync_EmptyObject_RoundTrips()
     {

@@ -21,6 +21,99 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
     }
 
     [Fact]
+    public async Task ReadAsync_ObjectReplacedBetweenRangedReads_ThrowsSourceChanged()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+        await store.PutAsync("a.wav", Pattern(10_000, seed: 1), NoMetadata, CancellationToken.None);
+        await using ObjectReader reader = await store.OpenReadAsync("a.wav", 100, CancellationToken.None);
+        await reader.ReadAsync(200, new byte[100], CancellationToken.None);
+
+        await store.PutAsync("a.wav", Pattern(10_000, seed: 2), NoMetadata, CancellationToken.None);
+        SourceChangedException ex = await Assert.ThrowsAsync<SourceChangedException>(
+            () => reader.ReadAsync(300, new byte[100], CancellationToken.None).AsTask());
+
+        Assert.Equal("a.wav", ex.ObjectKey);
+        Assert.StartsWith("the object changed while it was being read (ETag ", ex.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutPatchedAsync_SourceReplacedBeforeAllCopiedParts_ThrowsSourceChangedAndWritesNothing()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+        await store.PutAsync("a.wav", Pattern(12 << 20, seed: 1), NoMetadata, CancellationToken.None);
+        await using ObjectReader reader = await store.OpenReadAsync("a.wav", 64, CancellationToken.None);
+        await store.PutAsync("a.wav", Pattern(12 << 20, seed: 2), NoMetadata, CancellationToken.None);
+
+        // No patch: every part is a part copy, so only the copies' ETag condition (or the check after them) can notice.
+        SourceChangedException ex = await Assert.ThrowsAsync<SourceChangedException>(
+            () => store.PutPatchedAsync("b.wav", reader, [], NoMetadata, CancellationToken.None));
+
+        Assert.StartsWith("the object changed while it was being copied (ETag ", ex.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("b.wav", (await ListAllAsync(store)).Select(o => o.Key));
+    }
+
+    [Fact]
+    public async Task PutPatchedAsync_LargeObject_UploadsOnePartAndHasS3CopyTheRest()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var source = new S3ObjectStore($"s3://{bucket}/in", _moto.Options);
+        await using var destination = new S3ObjectStore($"s3://{bucket}/out", _moto.Options);
+        byte[] data = Pattern(40 << 20, seed: 3);
+        await source.PutAsync("long.wav", data, NoMetadata, CancellationToken.None);
+        var metadata = new Dictionary<string, string> { ["poscuda-spec"] = "poscuda-v1" };
+
+        await using ObjectReader reader = await source.OpenReadAsync("long.wav", 64 << 10, CancellationToken.None);
+        PatchedWrite write = await destination.PutPatchedAsync("long.wav", reader, [new ObjectPatch(1_000, Pattern(960, seed: 4))], metadata, CancellationToken.None);
+
+        Assert.Equal(5 << 20, write.BytesWritten);
+        Assert.Equal((40 << 20) - (5 << 20), write.BytesCopiedByStore);
+        Assert.Equal(5 << 20, reader.BytesRead);
+        ObjectContent output = await destination.GetAsync("long.wav", CancellationToken.None);
+        Pattern(960, seed: 4).CopyTo(data.AsSpan(1_000));
+        Assert.True(data.AsSpan().SequenceEqual(output.Data.Span));
+        using AmazonS3Client client = _moto.CreateClient();
+        GetObjectMetadataResponse head = await client.GetObjectMetadataAsync(bucket, "out/long.wav");
+        Assert.Equal("poscuda-v1", head.Metadata["poscuda-spec"]);
+    }
+
+    public static TheoryData<long, long, long> PartPlans => new()
+    {
+        { 6L << 20, 100, 200 },
+        { 40L << 20, 1_000, 2_000 },
+        { 40L << 20, (5L << 20) - 10, (5L << 20) + 10 },
+        { 40L << 20, (37L << 20) + 5, (37L << 20) + 500 },
+        { 40L << 20, (40L << 20) - 100, 40L << 20 },
+        { 12L << 30, 6L << 30, (6L << 30) + 4_000 },
+        { 12L << 30, 44, 4_000 },
+    };
+
+    [Theory]
+    [MemberData(nameof(PartPlans))]
+    public void PlanParts_AnyPatch_CoversTheObjectInValidPartsWithThePatchUploaded(long length, long from, long to)
+    {
+        IReadOnlyList<S3ObjectStore.PartPlan> parts = S3ObjectStore.PlanParts(length, [new ObjectPatch(from, new byte[to - from])]);
+
+        long at = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            Assert.Equal(at, parts[i].Offset);
+            Assert.True(i == parts.Count - 1 || parts[i].Length >= 5L << 20, $"part {i + 1} of {parts.Count} is {parts[i].Length} bytes");
+            Assert.InRange(parts[i].Length, 1, parts[i].Upload ? 16L << 20 : 5L << 30);
+            if (parts[i].Offset < to && from < parts[i].Offset + parts[i].Length)
+            {
+                Assert.True(parts[i].Upload, $"part {i + 1} holds the patch but is copied");
+            }
+
+            at += parts[i].Length;
+        }
+
+        Assert.Equal(length, at);
+        Assert.InRange(parts.Where(p => p.Upload).Sum(p => p.Length), to - from, 16L << 20);
+    }
+
+    [Fact]
     public async Task PutAsync_Metadata_RoundTripsAsUserMetadata()
     {
         string bucket = await _moto.CreateBucketAsync();

@@ -73,6 +73,10 @@ public sealed record WavBuilder
     /// <summary>The RIFF form type.</summary>
     public string FormType { get; init; } = "WAVE";
 
+    /// <summary>Builds an RF64 file: header <c>RF64</c> with size 0xFFFFFFFF, a <c>ds64</c> chunk first holding the real
+    /// RIFF and data sizes, and a <c>data</c> chunk whose size field says 0xFFFFFFFF.</summary>
+    public bool Rf64 { get; init; }
+
     /// <summary>Overrides the RIFF size field (default: file length - 8).</summary>
     public uint? RiffSize { get; init; }
 
@@ -144,11 +148,16 @@ public sealed record WavBuilder
             chunks.Add((chunk.Id, chunk.Payload, (uint)chunk.Payload.Length));
         }
 
+        if (Rf64)
+        {
+            chunks.Insert(0, ("ds64", new byte[28], 28));
+        }
+
         int dataIndex = -1;
         if (!OmitData)
         {
             dataIndex = chunks.Count;
-            chunks.Add(("data", Data, DataSize ?? (uint)Data.Length));
+            chunks.Add(("data", Data, DataSize ?? (Rf64 ? uint.MaxValue : (uint)Data.Length)));
         }
 
         if (!OmitFmt && FmtAfterData)
@@ -162,7 +171,7 @@ public sealed record WavBuilder
         }
 
         using var stream = new MemoryStream();
-        stream.Write(FourCc(RiffId));
+        stream.Write(FourCc(Rf64 ? "RF64" : RiffId));
         stream.Write(new byte[4]);
         stream.Write(FourCc(FormType));
         dataOffset = -1;
@@ -187,6 +196,16 @@ public sealed record WavBuilder
         }
 
         byte[] file = stream.ToArray();
+        if (Rf64)
+        {
+            // ds64 is the first chunk: its payload starts at byte 20.
+            BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), RiffSize ?? uint.MaxValue);
+            BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(20), (ulong)file.Length - 8);
+            BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(28), (ulong)Data.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(36), (ulong)(Data.Length / Math.Max(1, Channels * ContainerBytes)));
+            return file;
+        }
+
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), RiffSize ?? (uint)(file.Length - 8));
         return file;
     }
