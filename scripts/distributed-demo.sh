@@ -12,31 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FSDD=${FSDD:-../shared/datasets/fsdd/recordings}
 [ -d "$FSDD" ] || { echo "FSDD not found at $FSDD (set FSDD=...)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/poscuda-demo.XXXXXX); chmod 755 "$WORK"
-PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PGPORT=$(free_port); S3PORT=$(free_port)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-mkdir -p "$WORK/pg"; [ "$(id -u)" = 0 ] && chown postgres "$WORK/pg"
-as_pg "$PGBIN/initdb" -D "$WORK/pg" -U poscuda --auth=trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w start \
-  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$WORK/pg -c max_connections=200" >/dev/null
-export POSCUDA_LEDGER="postgres://poscuda@127.0.0.1:$PGPORT/postgres"
-moto_server -H 127.0.0.1 -p "$S3PORT" >"$WORK/moto.log" 2>&1 & pids+=($!)
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL="http://127.0.0.1:$S3PORT"
-for _ in $(seq 1 100); do curl -sf "$AWS_ENDPOINT_URL" >/dev/null 2>&1 && break; sleep 0.1; done
-
-dotnet build src/Coordinator -c Release -v quiet -nologo >/dev/null
-BIN=src/Coordinator/bin/Release/net10.0
-POSCUDA="dotnet $BIN/poscuda.dll"; WORKER="dotnet $BIN/poscuda-worker.dll"
+. scripts/lib/loopback-stack.sh
+stack_start poscuda-demo
 $POSCUDA keyring create "$WORK/keys.json" >/dev/null
 aws s3 mb s3://corpus >/dev/null
 aws s3 cp --recursive --quiet "$FSDD" s3://corpus/raw/
@@ -46,41 +23,17 @@ LABELS='regex:^(?<label>\d+)_'
 job=$($POSCUDA submit s3://corpus/raw s3://corpus/dist --keyring "$WORK/keys.json" --labels "$LABELS" --batch-size 50 | tail -1)
 echo "submitted job $job"
 
-# The cluster: coordinator 1 forms it (it is the oldest: the singleton's home), coordinator 2 joins, then the workers.
-C1=$(free_port); C2=$(free_port)
-CLUSTER=(--hostname 127.0.0.1 --stable-after 3 --seed "127.0.0.1:$C1" --seed "127.0.0.1:$C2")
-wait_for_line() { # FILE TEXT: until FILE holds TEXT (60 s at most)
-  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for '$2' in $1" >&2; tail -20 "$1" >&2; return 1
-}
-for i in 1 2; do
-  port=$C1; [ "$i" = 2 ] && port=$C2
-  $POSCUDA coordinator --port "$port" "${CLUSTER[@]}" >"$WORK/coordinator$i.log" 2>&1 & pids+=($!)
-  wait_for_line "$WORK/coordinator$i.log" "Coordinator node is up"
-done
+cluster_start
 for i in 1 2 3; do
   $WORKER --keyring "$WORK/keys.json" --worker-id "worker$i" --slots 2 --concurrency 8 --port 0 "${CLUSTER[@]}" >"$WORK/worker$i.log" 2>&1 & pids+=($!)
   eval "w$i=$!"
 done
 echo "cluster: coordinators on 127.0.0.1:$C1 and :$C2, workers 1-3 (2 slots each, lease 60 s)"
-sql() { psql -h 127.0.0.1 -p "$PGPORT" -U poscuda -d postgres -At -c "$1"; }
-
 # SIGKILL worker 2 once a third of the job is done.
-until [ "$($POSCUDA status "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])')" -ge 1000 ]; do sleep 0.2; done
-{ kill -9 "$w2"; killed_at=$(date +%s.%N); wait "$w2"; } 2>/dev/null || true # (reaped at once: no job-control notice)
-held=$(sql "SELECT count(*) FROM batches WHERE job_id='$job' AND state='leased' AND lease_owner LIKE 'worker2/%'")
-echo "SIGKILLed worker 2 holding $held batch(es), at $($POSCUDA status "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["done"])') objects done"
-reassigned() { # batches the class shards gave back from worker 2, per their log lines
-  cat "$WORK"/coordinator*.log | sed -nE 's/.*Reassigned ([0-9]+) batch\(es\) of class .* from lost worker worker2\/.*/\1/p' | awk '{n+=$1} END {print n+0}'
-}
-for _ in $(seq 1 600); do [ "$(reassigned)" -ge "$held" ] && break; sleep 0.1; done
-reassigned_at=$(date +%s.%N)
-n=$(reassigned)
-[ "$n" -ge "$held" ] || { echo "worker 2's batches were not reassigned within 60 s" >&2; exit 1; }
-python3 -c "import sys; print(f'reassigned {sys.argv[1]} batches in {float(sys.argv[3]) - float(sys.argv[2]):.1f} s after the kill (lease 60 s)')" "$n" "$killed_at" "$reassigned_at"
-grep -h "from lost worker worker2/" "$WORK"/coordinator*.log | sed 's/^/  /'
+until [ "$(job_field "$job" done)" -ge 1000 ]; do sleep 0.2; done
+kill_and_time_reassignment "$job" worker2 "$w2"
 
-until $POSCUDA status "$job" --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["state"]=="completed" else 1)'; do sleep 0.5; done
+wait_completed "$job"
 $POSCUDA status "$job"
 kill -TERM "$w1" "$w3"; wait "$w1" "$w3" || true
 
