@@ -2,7 +2,7 @@
 # cluster demos. `stack_start NAME` makes $WORK, starts its own PostgreSQL cluster (POSCUDA_LEDGER) and moto_server
 # (AWS_ENDPOINT_URL, demo credentials), builds src/Coordinator ($POSCUDA, $WORKER) and removes everything on exit;
 # `cluster_start` starts two coordinators (the seeds) and sets CLUSTER (the options a worker needs to join).
-# Background processes go in `pids` (cleanup kills them). Callers have `set -euo pipefail` and run from the repository root.
+# Background processes go in `pids` (cleanup kills them). KEEP_WORK=1 keeps $WORK (the logs) for a look afterwards. Callers have `set -euo pipefail` and run from the repository root.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -10,7 +10,7 @@ pids=()
 stack_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  if [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK (logs, keys, outputs)" >&2; else rm -rf "$WORK"; fi
 }
 
 stack_start() { # NAME: PostgreSQL + moto_server on free loopback ports, the CLI built
