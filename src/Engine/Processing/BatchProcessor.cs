@@ -238,9 +238,9 @@ public sealed partial class BatchProcessor
     private const int PrefixBytes = 256 * 1024;
 
     // A protect job's object by ranges (header, region, patched copy) where nothing needs the whole object: no restore
-    // record to write, and a destination without the publish fence (S3 writes go through PublishFence, whole).
+    // record to write (a record holds the whole original). Every write goes through PublishFence.
     private Task<ObjectResult> ProcessProtectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken) =>
-        context.Records is null && context.Destination is not S3ObjectStore
+        context.Records is null
             ? ProcessByRangesAsync(context, item, cancellationToken)
             : ProcessObjectAsync(context, item, cancellationToken);
 
@@ -339,8 +339,15 @@ public sealed partial class BatchProcessor
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
-            write = await context.Destination.PutPatchedAsync(
-                item.Key, reader, changed.Bytes.IsEmpty ? [] : [changed], Metadata(context, reader.ETag), cancellationToken).ConfigureAwait(false);
+            (PatchedWrite? written, string? refused) = await PublishFence.PutPatchedAsync(
+                context.Destination, item.Key, reader, changed.Bytes.IsEmpty ? [] : [changed], Metadata(context, reader.ETag),
+                job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
+            if (written is null)
+            {
+                return Failed(item, job, refused!, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            }
+
+            write = written;
         }
         catch (InvalidObjectException e)
         {
@@ -408,7 +415,12 @@ public sealed partial class BatchProcessor
         try
         {
             using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StagePut);
-            outputETag = await context.Destination.PutAsync(item.Key, data, Metadata(context, reader.ETag), cancellationToken).ConfigureAwait(false);
+            (outputETag, string? refused) = await PublishFence.PutProtectedAsync(
+                context.Destination, item.Key, data, Metadata(context, reader.ETag), job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                return Failed(item, job, refused, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            }
         }
         catch (InvalidObjectException e)
         {

@@ -22,9 +22,46 @@ public static class PublishFence
         string keyId, int keyVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
+        (string? etag, string? refused) = await WriteAsync<string?>(
+            store, key, keyId, keyVersion,
+            (condition, token) => condition is null
+                ? store.PutAsync(key, data, metadata, token)
+                : ((S3ObjectStore)store).PutAsync(key, data, metadata, condition, token),
+            cancellationToken).ConfigureAwait(false);
+        return (etag, refused);
+    }
+
+    /// <summary>Writes a patched copy of <paramref name="source"/> (<see cref="IObjectStore.PutPatchedAsync"/>) under key
+    /// version <paramref name="keyVersion"/> of <paramref name="keyId"/>; on S3 the condition rides on the PUT or on the
+    /// multipart upload's completion.</summary>
+    /// <returns>What was written, or the reason it was not written (a newer version is published there).</returns>
+    public static async Task<(PatchedWrite? Write, string? Refused)> PutPatchedAsync(
+        IObjectStore store, string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        string keyId, int keyVersion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return await WriteAsync<PatchedWrite?>(
+            store, key, keyId, keyVersion,
+            async (condition, token) => condition is null
+                ? await store.PutPatchedAsync(key, source, patches, metadata, token).ConfigureAwait(false)
+                : await ((S3ObjectStore)store).PutPatchedAsync(key, source, patches, metadata, condition, token).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The fence itself: runs <paramref name="write"/> with the condition it must carry (null where the store
+    /// writes unconditionally), and on <see cref="PreconditionFailedException"/> decides from the object now there
+    /// whether to write again (over that very object) or to give up because a newer key version is published.</summary>
+    /// <param name="write">Writes the object atomically, landing only where the condition holds (else throws
+    /// <see cref="PreconditionFailedException"/> having written nothing).</param>
+    public static async Task<(T? Result, string? Refused)> WriteAsync<T>(
+        IObjectStore store, string key, string keyId, int keyVersion,
+        Func<WriteCondition?, CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(write);
         if (store is not S3ObjectStore conditional)
         {
-            return (await store.PutAsync(key, data, metadata, cancellationToken).ConfigureAwait(false), null);
+            return (await write(null, cancellationToken).ConfigureAwait(false), null);
         }
 
         WriteCondition condition = WriteCondition.Absent;
@@ -32,7 +69,7 @@ public static class PublishFence
         {
             try
             {
-                return (await conditional.PutAsync(key, data, metadata, condition, cancellationToken).ConfigureAwait(false), null);
+                return (await write(condition, cancellationToken).ConfigureAwait(false), null);
             }
             catch (PreconditionFailedException) when (attempt < Tries)
             {
@@ -45,7 +82,7 @@ public static class PublishFence
 
                 if (PublishedVersion(head.Metadata, keyId) is int published && published > keyVersion)
                 {
-                    return (null, string.Create(
+                    return (default, string.Create(
                         CultureInfo.InvariantCulture,
                         $"not written: key version {published} is published there, newer than this job's version {keyVersion} (re-keyed after this job)"));
                 }

@@ -72,6 +72,20 @@ public sealed partial class S3ObjectStore
         }
     }
 
+    /// <summary>
+    /// Writes a patched copy of <paramref name="source"/> (as <see cref="PutPatchedAsync(string, ObjectReader, IReadOnlyList{ObjectPatch}, IReadOnlyDictionary{string, string}, CancellationToken)"/>)
+    /// only if <paramref name="condition"/> holds when the write lands: on the PUT of a short object, on the completion of a multipart upload.
+    /// </summary>
+    /// <exception cref="PreconditionFailedException">The destination is no longer what the condition names; nothing was written.</exception>
+    /// <exception cref="SourceChangedException">The source changed since the reader was opened; nothing was written.</exception>
+    public Task<PatchedWrite> PutPatchedAsync(
+        string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        WriteCondition condition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        return PutPatchedCoreAsync(key, source, patches, metadata, condition, cancellationToken);
+    }
+
     /// <summary>User metadata from a response, names without the <c>x-amz-meta-</c> prefix.</summary>
     private static Dictionary<string, string> UserMetadata(MetadataCollection metadata)
     {

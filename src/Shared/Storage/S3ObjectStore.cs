@@ -195,9 +195,15 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
     /// part but the last must be at least 5 MiB, so the uploaded part is at least 5 MiB (read by ranged GET). A source
     /// in another store or behind another endpoint is uploaded in 8 MiB parts through a bounded buffer.
     /// </remarks>
-    public async Task<PatchedWrite> PutPatchedAsync(
+    public Task<PatchedWrite> PutPatchedAsync(
         string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
         CancellationToken cancellationToken)
+        => PutPatchedCoreAsync(key, source, patches, metadata, condition: null, cancellationToken);
+
+    // condition: what the destination must be when the write lands (the publish fence), or null for an unconditional write.
+    private async Task<PatchedWrite> PutPatchedCoreAsync(
+        string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        WriteCondition? condition, CancellationToken cancellationToken)
     {
         ObjectKeys.ThrowIf(key, ObjectKeys.S3Reason(_location.Prefix, key));
         ArgumentNullException.ThrowIfNull(source);
@@ -208,13 +214,15 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
             byte[] data = new byte[source.Length];
             await source.ReadAsync(0, data, cancellationToken).ConfigureAwait(false);
             ObjectPatch.ApplyTo(data, 0, patches);
-            string? etag = await PutAsync(key, data, metadata, cancellationToken).ConfigureAwait(false);
+            string? etag = condition is null
+                ? await PutAsync(key, data, metadata, cancellationToken).ConfigureAwait(false)
+                : await PutAsync(key, data, metadata, condition, cancellationToken).ConfigureAwait(false);
             return new PatchedWrite(etag, data.Length, 0);
         }
 
         bool serverCopy = source is S3ObjectReader s3 && s3.Store.SharesEndpointWith(this) && source.ETag is not null;
         IReadOnlyList<PartPlan> plan = serverCopy ? PlanParts(source.Length, patches) : PlanUploadParts(source.Length);
-        return await PutMultipartAsync(key, source, patches, metadata, plan, cancellationToken).ConfigureAwait(false);
+        return await PutMultipartAsync(key, source, patches, metadata, plan, condition, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Objects at least this long are written by multipart upload (S3's smallest part, 5 MiB).</summary>
@@ -300,7 +308,7 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
 
     private async Task<PatchedWrite> PutMultipartAsync(
         string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
-        IReadOnlyList<PartPlan> plan, CancellationToken cancellationToken)
+        IReadOnlyList<PartPlan> plan, WriteCondition? condition, CancellationToken cancellationToken)
     {
         string fullKey = _location.Prefix + key;
         var initiate = new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey };
@@ -379,8 +387,32 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
             }
 
             var complete = new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartETags = etags };
-            CompleteMultipartUploadResponse done = await ExecuteAsync(
-                "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
+            if (condition is not null)
+            {
+                await EnsureConditionAsync(key, condition, cancellationToken).ConfigureAwait(false);
+                if (condition.IfMatch is { } match)
+                {
+                    complete.IfMatch = "\"" + match + "\"";
+                }
+                else
+                {
+                    complete.IfNoneMatch = "*";
+                }
+            }
+
+            CompleteMultipartUploadResponse done;
+            try
+            {
+                done = await ExecuteAsync(
+                    "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
+            }
+            catch (PosCudaException e) when (condition is not null && e.InnerException is AmazonS3Exception
+                { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict } or AmazonS3Exception { ErrorCode: "NoSuchKey" })
+            {
+                // 412: the destination is no longer what the condition names; 409: a concurrent conditional write won.
+                throw new PreconditionFailedException(key, condition, e);
+            }
+
             completed = true;
             return new PatchedWrite(Unquote(done.ETag), written, copied);
         }
@@ -425,6 +457,22 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
         if (!string.Equals(Unquote(head.ETag), source.ETag, StringComparison.Ordinal))
         {
             throw new SourceChangedException(source.Key, $"the object changed while it was being copied (ETag {source.ETag}, now {Unquote(head.ETag)})");
+        }
+    }
+
+    // The completion carries the condition (If-Match / If-None-Match on CompleteMultipartUpload), which S3 checks
+    // atomically. Not every S3-compatible server does: moto 5.2 checks If-None-Match: * there but ignores If-Match. So
+    // the destination is also checked here, just before completing; on such a server a write landing between this
+    // check and the completion (milliseconds) is not detected.
+    private async Task EnsureConditionAsync(string key, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        ObjectHead? head = await HeadAsync(key, cancellationToken).ConfigureAwait(false);
+        bool holds = condition.IfMatch is { } match
+            ? head is not null && string.Equals(head.ETag, match, StringComparison.Ordinal)
+            : head is null;
+        if (!holds)
+        {
+            throw new PreconditionFailedException(key, condition);
         }
     }
 

@@ -59,7 +59,7 @@ public sealed class LongRecordingProtectTests : IClassFixture<ProtectFixture>, I
     }
 
     [Fact]
-    public async Task Protect_LongRecordingOnS3_WritesWhatTheSpecSays()
+    public async Task Protect_LongRecordingOnS3_WritesWhatTheFolderPathWritesWithOnePartThroughTheProcess()
     {
         byte[] input = s_long.Build();
         string bucket = await _moto.CreateBucketAsync();
@@ -82,8 +82,55 @@ public sealed class LongRecordingProtectTests : IClassFixture<ProtectFixture>, I
             Assert.True(_fixture.Expected(input, "rec", "rec/long.wav").AsSpan().SequenceEqual(body.ToArray()));
         }
 
-        // S3 destinations are written through the publish fence (a conditional PUT of the whole object), not by the
-        // patched copy yet; the multipart copy itself is covered by S3ObjectStoreTests.
+        // The uploaded first part (5 MiB, read by one ranged GET beyond the 256 KiB prefix) and the chunk header after
+        // the data; S3 copies the other 7 MiB. The completion is conditional (publish fence: If-None-Match: *).
+        (long read, long written) = await ReadTransferAsync(temp["report.json"]);
+        Assert.Equal((5 << 20) + 8, read);
+        Assert.Equal(5 << 20, written);
+    }
+
+    // The patched copy goes through the publish fence: over an object of this key version it lands (If-Match on the
+    // ETag read), over one of a newer key version (re-keyed after this job) it is refused and the object is kept.
+    [Fact]
+    public async Task Protect_LongRecordingOnS3_OverwritesSameVersionButNeverANewerKeyVersion()
+    {
+        byte[] input = s_long.Build();
+        string bucket = await _moto.CreateBucketAsync();
+        string keyId = _fixture.Keyring.KeyId;
+        using (AmazonS3Client client = _moto.CreateClient())
+        {
+            foreach ((string name, string version) in new[] { ("same.wav", "1"), ("newer.wav", "2") })
+            {
+                await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "raw/rec/" + name, InputStream = new MemoryStream(input) });
+                var existing = new PutObjectRequest { BucketName = bucket, Key = "out/rec/" + name, ContentBody = "published " + version };
+                existing.Metadata.Add("poscuda-key-id", keyId);
+                existing.Metadata.Add("poscuda-key-version", version);
+                await client.PutObjectAsync(existing);
+            }
+        }
+
+        using var temp = new TempDirectory();
+        int code = await PoscudaCli.RunAsync(
+            ["protect", $"s3://{bucket}/raw", $"s3://{bucket}/out", "--keyring", _fixture.KeyringPath, "--labels", "dir",
+             "--state", temp["state"], "--report", temp["report.json"], "--s3-endpoint", _moto.Endpoint.ToString(), "--quiet"]);
+
+        Assert.Equal(ExitCodes.SomeFailed, code);
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllBytesAsync(temp["report.json"]));
+        JsonElement failure = Assert.Single(json.RootElement.GetProperty("failures").EnumerateArray());
+        Assert.Equal("rec/newer.wav", failure.GetProperty("object").GetString());
+        Assert.StartsWith("not written: key version 2 is published there, newer than this job's version 1", failure.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        using (AmazonS3Client client = _moto.CreateClient())
+        {
+            using GetObjectResponse same = await client.GetObjectAsync(bucket, "out/rec/same.wav");
+            using var body = new MemoryStream();
+            await same.ResponseStream.CopyToAsync(body);
+            Assert.True(_fixture.Expected(input, "rec", "rec/same.wav").AsSpan().SequenceEqual(body.ToArray()));
+            Assert.Equal("1", same.Metadata["poscuda-key-version"]);
+
+            using GetObjectResponse newer = await client.GetObjectAsync(bucket, "out/rec/newer.wav");
+            using var kept = new StreamReader(newer.ResponseStream);
+            Assert.Equal("published 2", await kept.ReadToEndAsync());
+        }
     }
 
     [Fact]

@@ -78,6 +78,83 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         Assert.Equal("poscuda-v1", head.Metadata["poscuda-spec"]);
     }
 
+    // The publish fence's condition on a patched copy: a multipart upload (12 MiB) and a single PUT (1 MiB).
+    [Theory]
+    [InlineData(12 << 20)]
+    [InlineData(1 << 20)]
+    public async Task PutPatchedAsync_WithCondition_RefusedWhenDestinationExistsOrChangedAndWrittenWhenItHolds(int length)
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        await using var store = new S3ObjectStore($"s3://{bucket}/d", _moto.Options);
+        byte[] data = Pattern(length, seed: 5);
+        await store.PutAsync("in/a.wav", data, NoMetadata, CancellationToken.None);
+        string? stale = await store.PutAsync("out/a.wav", Pattern(64, seed: 6), NoMetadata, CancellationToken.None);
+        string? current = await store.PutAsync("out/a.wav", Pattern(64, seed: 7), NoMetadata, CancellationToken.None);
+        ObjectPatch[] patches = [new ObjectPatch(100, Pattern(500, seed: 8))];
+        await using ObjectReader reader = await store.OpenReadAsync("in/a.wav", 64, CancellationToken.None);
+
+        // Exists (If-None-Match: *), and changed since read (If-Match on the stale ETag): nothing written either time.
+        foreach (WriteCondition refused in new[] { WriteCondition.Absent, WriteCondition.Matching(stale!) })
+        {
+            PreconditionFailedException ex = await Assert.ThrowsAsync<PreconditionFailedException>(
+                () => store.PutPatchedAsync("out/a.wav", reader, patches, NoMetadata, refused, CancellationToken.None));
+            Assert.Equal("out/a.wav", ex.ObjectKey);
+            ObjectContent kept = await store.GetAsync("out/a.wav", CancellationToken.None);
+            Assert.Equal(current, kept.ETag);
+            Assert.True(Pattern(64, seed: 7).AsSpan().SequenceEqual(kept.Data.Span));
+        }
+
+        PatchedWrite write = await store.PutPatchedAsync("out/a.wav", reader, patches, NoMetadata, WriteCondition.Matching(current!), CancellationToken.None);
+        PatchedWrite fresh = await store.PutPatchedAsync("out/b.wav", reader, patches, NoMetadata, WriteCondition.Absent, CancellationToken.None);
+
+        Pattern(500, seed: 8).CopyTo(data.AsSpan(100));
+        foreach ((string key, PatchedWrite written) in new[] { ("out/a.wav", write), ("out/b.wav", fresh) })
+        {
+            ObjectContent output = await store.GetAsync(key, CancellationToken.None);
+            Assert.Equal(written.ETag, output.ETag);
+            Assert.True(data.AsSpan().SequenceEqual(output.Data.Span), key);
+            Assert.Equal(length > (5 << 20) ? 5 << 20 : length, written.BytesWritten);
+        }
+    }
+
+    // What the server itself checks on CompleteMultipartUpload (no check by the store before it): If-None-Match: * is
+    // refused atomically when the key exists. moto 5.2 ignores If-Match there (AWS S3 honours both), which is why
+    // S3ObjectStore also checks the destination just before completing; if this starts failing, moto checks it too.
+    [Fact]
+    public async Task CompleteMultipartUpload_Conditions_IfNoneMatchRefusedByServerWhenKeyExists()
+    {
+        string bucket = await _moto.CreateBucketAsync();
+        using AmazonS3Client client = _moto.CreateClient();
+        PutObjectResponse first = await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "k", ContentBody = "one" });
+        await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "k", ContentBody = "two" });
+
+        async Task<CompleteMultipartUploadRequest> UploadAsync()
+        {
+            string id = (await client.InitiateMultipartUploadAsync(bucket, "k")).UploadId;
+            using var body = new MemoryStream(Pattern(1_000, seed: 9));
+            UploadPartResponse part = await client.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "k", UploadId = id, PartNumber = 1, InputStream = body });
+            return new CompleteMultipartUploadRequest { BucketName = bucket, Key = "k", UploadId = id, PartETags = [new PartETag(1, part.ETag)] };
+        }
+
+        CompleteMultipartUploadRequest absent = await UploadAsync();
+        absent.IfNoneMatch = "*";
+        AmazonS3Exception refused = await Assert.ThrowsAsync<AmazonS3Exception>(() => client.CompleteMultipartUploadAsync(absent));
+        Assert.Equal(System.Net.HttpStatusCode.PreconditionFailed, refused.StatusCode);
+        Assert.Equal("two", await ReadTextAsync(client, bucket, "k"));
+
+        CompleteMultipartUploadRequest stale = await UploadAsync();
+        stale.IfMatch = first.ETag;
+        await client.CompleteMultipartUploadAsync(stale);
+        Assert.Equal(1_000, (await client.GetObjectMetadataAsync(bucket, "k")).ContentLength);
+    }
+
+    private static async Task<string> ReadTextAsync(AmazonS3Client client, string bucket, string key)
+    {
+        using GetObjectResponse response = await client.GetObjectAsync(bucket, key);
+        using var reader = new StreamReader(response.ResponseStream);
+        return await reader.ReadToEndAsync();
+    }
+
     public static TheoryData<long, long, long> PartPlans => new()
     {
         { 6L << 20, 100, 200 },
