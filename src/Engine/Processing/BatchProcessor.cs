@@ -198,13 +198,7 @@ public sealed partial class BatchProcessor
     {
         JobDefinition job = context.Lease.Job;
 
-        // The batch's entries, plus this object's source ETag.
-        IReadOnlyDictionary<string, string> metadata = context.Metadata;
-        if (content.ETag is not null)
-        {
-            metadata = new Dictionary<string, string>(context.Metadata, StringComparer.Ordinal) { [OutputMetadata.SourceETag] = content.ETag };
-        }
-
+        IReadOnlyDictionary<string, string> metadata = Metadata(context, content.ETag);
         string? outputETag;
         try
         {
@@ -252,9 +246,9 @@ public sealed partial class BatchProcessor
             {
                 return await ProcessOnceAsync(context, item, cancellationToken).ConfigureAwait(false);
             }
-            catch (SourceChangedException e) when (attempt < MaxSourceAttempts)
+            catch (SourceChangedException) when (attempt < MaxSourceAttempts)
             {
-                _ = e; // Nothing was written: read the new version from the start.
+                // Nothing was written: read the new version from the start.
             }
             catch (SourceChangedException e)
             {
@@ -295,7 +289,7 @@ public sealed partial class BatchProcessor
             }
             catch (InvalidObjectException e)
             {
-                return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+                return Failed(item, job, e.Reason, reader);
             }
 
             ProtectionRegion? region = context.Spec.PlanRegion(layout, context.Patch, job.Parameters);
@@ -344,14 +338,14 @@ public sealed partial class BatchProcessor
                 job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
             if (written is null)
             {
-                return Failed(item, job, refused!, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+                return Failed(item, job, refused!, reader);
             }
 
             write = written;
         }
         catch (InvalidObjectException e)
         {
-            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            return Failed(item, job, e.Reason, reader);
         }
 
         return new ObjectResult(
@@ -408,7 +402,7 @@ public sealed partial class BatchProcessor
         }
         catch (InvalidObjectException e)
         {
-            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            return Failed(item, job, e.Reason, reader);
         }
 
         string? outputETag;
@@ -419,12 +413,12 @@ public sealed partial class BatchProcessor
                 context.Destination, item.Key, data, Metadata(context, reader.ETag), job.KeyId, job.KeyVersion, cancellationToken).ConfigureAwait(false);
             if (refused is not null)
             {
-                return Failed(item, job, refused, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+                return Failed(item, job, refused, reader);
             }
         }
         catch (InvalidObjectException e)
         {
-            return Failed(item, job, e.Reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            return Failed(item, job, e.Reason, reader);
         }
 
         return new ObjectResult(
@@ -447,7 +441,7 @@ public sealed partial class BatchProcessor
             item, job,
             string.Create(CultureInfo.InvariantCulture,
                 $"needs {need / 1_000_000.0:0.#} MB in memory to protect, more than --memory-limit leaves for objects ({(_budget?.ObjectBytes ?? Array.MaxLength) / 1_000_000.0:0.#} MB); {job.Parameters.Spec} with these settings reads the whole clip"),
-            reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
+            reader);
 
     // The batch's entries, plus this object's source ETag.
     private static IReadOnlyDictionary<string, string> Metadata(BatchContext context, string? sourceETag) =>
@@ -466,4 +460,8 @@ public sealed partial class BatchProcessor
 
     internal static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
+
+    // A failure after the object was opened: what was read so far counts, nothing was written.
+    private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, ObjectReader reader)
+        => Failed(item, job, reason, reader.ETag, reader.Length) with { BytesRead = reader.BytesRead, BytesWritten = 0 };
 }
