@@ -54,15 +54,10 @@ public sealed partial class BatchProcessor
 
             await Parallel.ForEachAsync(Enumerable.Range(0, count), options, async (i, ct) =>
             {
-                BatchObject item = objects[first + i];
-                try
+                (contents[i], ObjectResult? failed) = await GetAsync(context.Source, objects[first + i], job, ct).ConfigureAwait(false);
+                if (failed is not null)
                 {
-                    using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
-                    contents[i] = await context.Source.GetAsync(item.Key, ct).ConfigureAwait(false);
-                }
-                catch (InvalidObjectException e)
-                {
-                    results[first + i] = Failed(item, job, e.Reason, null, 0);
+                    results[first + i] = failed;
                 }
             }).ConfigureAwait(false);
 

@@ -152,16 +152,10 @@ public sealed partial class BatchProcessor
 
     private static async Task<ObjectResult> ProcessObjectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
     {
-        JobDefinition job = context.Lease.Job;
-        ObjectContent content;
-        try
+        (ObjectContent? content, ObjectResult? failed) = await GetAsync(context.Source, item, context.Lease.Job, cancellationToken).ConfigureAwait(false);
+        if (content is null)
         {
-            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
-            content = await context.Source.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidObjectException e)
-        {
-            return Failed(item, job, e.Reason, null, 0);
+            return failed!;
         }
 
         using (content)
@@ -460,6 +454,21 @@ public sealed partial class BatchProcessor
 
     internal static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
+
+    /// <summary>Reads a whole object in the get stage; an object the store refuses (missing, not allowed) is a failed result, not an exception.</summary>
+    internal static async Task<(ObjectContent? Content, ObjectResult? Failed)> GetAsync(
+        IObjectStore store, BatchObject item, JobDefinition job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
+            return (await store.GetAsync(item.Key, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (InvalidObjectException e)
+        {
+            return (null, Failed(item, job, e.Reason, null, 0));
+        }
+    }
 
     // A failure after the object was opened: what was read so far counts, nothing was written.
     private static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, ObjectReader reader)

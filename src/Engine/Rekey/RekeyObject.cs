@@ -93,15 +93,10 @@ internal static class RekeyObject
     {
         JobDefinition job = context.Lease.Job;
         JobOperation operation = job.Operation!;
-        ObjectContent published;
-        try
+        (ObjectContent? published, ObjectResult? failed) = await BatchProcessor.GetAsync(context.Destination, item, job, cancellationToken).ConfigureAwait(false);
+        if (published is null)
         {
-            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
-            published = await context.Destination.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidObjectException e)
-        {
-            return BatchProcessor.Failed(item, job, e.Reason, null, 0);
+            return failed!;
         }
 
         using (published)

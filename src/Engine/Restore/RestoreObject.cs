@@ -15,15 +15,10 @@ internal static class RestoreObject
     public static async Task<ObjectResult> ProcessAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
-        ObjectContent content;
-        try
+        (ObjectContent? content, ObjectResult? failed) = await BatchProcessor.GetAsync(context.Source, item, job, cancellationToken).ConfigureAwait(false);
+        if (content is null)
         {
-            using StageTimer stage = PipelineTelemetry.StartStage(SpanNames.StageGet);
-            content = await context.Source.GetAsync(item.Key, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidObjectException e)
-        {
-            return BatchProcessor.Failed(item, job, e.Reason, null, 0);
+            return failed!;
         }
 
         using (content)
