@@ -324,53 +324,13 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
     {
         string path = ResolveKey(key);
         EnsureFolderInsideRoot(key, path);
-        if (LinuxFiles.IsSupported)
+        // A short file is read whole in one open, stat and read, as GetAsync does; a longer one is opened for ranges.
+        if (LinuxFiles.IsSupported && TryReadLinux(key, path, prefixLength) is { } content)
         {
-            // A short file is read whole in one open, stat and read, as GetAsync does; a longer one is opened for ranges.
-            LinuxFiles.ReadResult read = ReadLinux(path, prefixLength);
-            switch (read.Errno)
-            {
-                case 0 when read.Content is { } content:
-                    content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
-                    return new BufferedObjectReader(key, content);
-
-                case 0 when read.Kind == LinuxFiles.FileKind.Directory:
-                    throw new InvalidObjectException(key, "is a folder, not a file");
-                case 0 when read.Kind == LinuxFiles.FileKind.Other:
-                    throw new InvalidObjectException(key, "not a regular file");
-                case 0:
-                    break; // Longer than the prefix.
-                case LinuxFiles.ENOENT or LinuxFiles.ENOTDIR:
-                    throw new InvalidObjectException(key, "object not found");
-                case LinuxFiles.EACCES or LinuxFiles.EPERM:
-                    throw new InvalidObjectException(key, "permission denied");
-                case LinuxFiles.ENAMETOOLONG:
-                    throw new InvalidObjectException(key, "name too long for this file system");
-                case LinuxFiles.ELOOP:
-                    break; // A symbolic link: resolved and checked below.
-                default:
-                    throw new PosCudaException($"Reading {key} failed: {LinuxFiles.Describe(read.Errno)}", isTransient: true);
-            }
+            return new BufferedObjectReader(key, content);
         }
 
-        var info = new FileInfo(path);
-        FileAttributes attributes = info.Attributes;
-        if ((int)attributes == -1)
-        {
-            throw new InvalidObjectException(key, "object not found");
-        }
-
-        if ((attributes & FileAttributes.ReparsePoint) != 0)
-        {
-            path = ResolveLinkInsideRoot(key, path);
-            attributes = File.GetAttributes(path);
-        }
-
-        if ((attributes & FileAttributes.Directory) != 0)
-        {
-            throw new InvalidObjectException(key, "is a folder, not a file");
-        }
-
+        (path, _) = StatFile(key, path);
         SafeFileHandle handle;
         try
         {
@@ -446,60 +406,42 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
     {
         string path = ResolveKey(key);
         EnsureFolderInsideRoot(key, path);
-        if (LinuxFiles.IsSupported)
-        {
-            LinuxFiles.ReadResult read = ReadLinux(path);
-            switch (read.Errno)
-            {
-                case 0 when read.Content is { } content:
-                    content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
-                    return content;
-                case 0 when read.Kind == LinuxFiles.FileKind.Directory:
-                    throw new InvalidObjectException(key, "is a folder, not a file");
-                case 0 when read.Kind == LinuxFiles.FileKind.Other:
-                    throw new InvalidObjectException(key, "not a regular file");
-                case 0:
-                    throw new InvalidObjectException(key, "object too large to read into memory");
-                case LinuxFiles.ENOENT or LinuxFiles.ENOTDIR:
-                    throw new InvalidObjectException(key, "object not found");
-                case LinuxFiles.EACCES or LinuxFiles.EPERM:
-                    throw new InvalidObjectException(key, "permission denied");
-                case LinuxFiles.ENAMETOOLONG:
-                    throw new InvalidObjectException(key, "name too long for this file system");
-                case LinuxFiles.ELOOP:
-                    break; // A symbolic link: the portable path below resolves it and checks where it leads.
-                default:
-                    throw new PosCudaException($"Reading {key} failed: {LinuxFiles.Describe(read.Errno)}", isTransient: true);
-            }
-        }
-
-        return ReadPortable(key, path);
+        // Beyond what one array holds, the portable path reports the object as too large to read into memory.
+        return LinuxFiles.IsSupported && TryReadLinux(key, path, MaxReadLength) is { } content ? content : ReadPortable(key, path);
     }
 
-    // Reads through this thread's handle on the file's folder, so the kernel resolves one name instead of a path.
-    // An object that seems missing is looked up once more by its path: the folder may have been replaced since.
-    private static LinuxFiles.ReadResult ReadLinux(string path, long maxLength = 0x7FFFFFC7)
+    private const long MaxReadLength = 0x7FFFFFC7;
+
+    // The whole file in one open, stat and read when it holds at most maxLength bytes; null when it is longer, or a
+    // symbolic link (the portable path resolves it and checks where it leads).
+    private static ObjectContent? TryReadLinux(string key, string path, long maxLength)
     {
-        ReadOnlySpan<char> folder = Path.GetDirectoryName(path.AsSpan());
-        int fd = FolderHandle.Get(ref t_readFolder, folder);
-        if (fd == LinuxFiles.NoFolder)
+        LinuxFiles.ReadResult read = ReadLinux(path, maxLength);
+        switch (read.Errno)
         {
-            return LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
+            case 0 when read.Content is { } content:
+                content.Complete(read.Length, FormatETag(read.LastWriteTimeUtc, read.Length));
+                return content;
+            case 0 when read.Kind == LinuxFiles.FileKind.Directory:
+                throw new InvalidObjectException(key, "is a folder, not a file");
+            case 0 when read.Kind == LinuxFiles.FileKind.Other:
+                throw new InvalidObjectException(key, "not a regular file");
+            case 0 or LinuxFiles.ELOOP:
+                return null;
+            case LinuxFiles.ENOENT or LinuxFiles.ENOTDIR:
+                throw new InvalidObjectException(key, "object not found");
+            case LinuxFiles.EACCES or LinuxFiles.EPERM:
+                throw new InvalidObjectException(key, "permission denied");
+            case LinuxFiles.ENAMETOOLONG:
+                throw new InvalidObjectException(key, "name too long for this file system");
+            default:
+                throw new PosCudaException($"Reading {key} failed: {LinuxFiles.Describe(read.Errno)}", isTransient: true);
         }
-
-        LinuxFiles.ReadResult read = LinuxFiles.ReadFile(fd, Path.GetFileName(path), maxLength);
-        if (read.Errno == LinuxFiles.ENOENT)
-        {
-            FolderHandle.Forget(ref t_readFolder);
-            read = LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
-        }
-
-        return read;
     }
 
-    private ObjectContent ReadPortable(string key, string path)
+    // One lstat: existence, kind, link or not, length and time (of the link's target, inside the root, when it is one).
+    private (string Path, FileInfo Info) StatFile(string key, string path)
     {
-        // One lstat: existence, kind, link or not, length and time (of the link itself when it is one).
         var info = new FileInfo(path);
         FileAttributes attributes = info.Attributes;
         if ((int)attributes == -1)
@@ -523,6 +465,33 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
             throw new InvalidObjectException(key, "is a folder, not a file");
         }
 
+        return (path, info);
+    }
+
+    // Reads through this thread's handle on the file's folder, so the kernel resolves one name instead of a path.
+    // An object that seems missing is looked up once more by its path: the folder may have been replaced since.
+    private static LinuxFiles.ReadResult ReadLinux(string path, long maxLength)
+    {
+        ReadOnlySpan<char> folder = Path.GetDirectoryName(path.AsSpan());
+        int fd = FolderHandle.Get(ref t_readFolder, folder);
+        if (fd == LinuxFiles.NoFolder)
+        {
+            return LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
+        }
+
+        LinuxFiles.ReadResult read = LinuxFiles.ReadFile(fd, Path.GetFileName(path), maxLength);
+        if (read.Errno == LinuxFiles.ENOENT)
+        {
+            FolderHandle.Forget(ref t_readFolder);
+            read = LinuxFiles.ReadFile(LinuxFiles.NoFolder, path, maxLength);
+        }
+
+        return read;
+    }
+
+    private ObjectContent ReadPortable(string key, string path)
+    {
+        (path, FileInfo info) = StatFile(key, path);
         long length = info.Length;
         if (length > Array.MaxLength)
         {

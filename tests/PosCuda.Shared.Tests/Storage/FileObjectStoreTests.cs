@@ -15,6 +15,22 @@ public sealed class FileObjectStoreTests : ObjectStoreContractTests, IDisposable
 
     protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(CreateFileStore());
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1 << 20)]
+    public async Task OpenReadAsync_DanglingSymlink_IsAnInvalidObjectNamingTheReason(int prefix)
+    {
+        FileObjectStore store = CreateFileStore();
+        Directory.CreateDirectory(Path.Combine(store.RootPath, "src"));
+        File.CreateSymbolicLink(Path.Combine(store.RootPath, "src", "gone.wav"), Path.Combine(store.RootPath, "src", "deleted.wav"));
+
+        InvalidObjectException ex = await Assert.ThrowsAsync<InvalidObjectException>(
+            () => store.OpenReadAsync("src/gone.wav", prefix, CancellationToken.None));
+
+        Assert.Equal("src/gone.wav", ex.ObjectKey);
+        Assert.Equal("symlink target not found", ex.Reason);
+    }
+
     [Fact]
     public async Task PutPatchedAsync_SourceModifiedInPlaceAfterOpening_ThrowsSourceChangedAndWritesNothing()
     {
