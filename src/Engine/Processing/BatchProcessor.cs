@@ -287,6 +287,11 @@ public sealed partial class BatchProcessor
             }
 
             ProtectionRegion? region = context.Spec.PlanRegion(layout, context.Patch, job.Parameters);
+            if (ShouldStream(context, reader, layout, region))
+            {
+                return await ProtectStreamedAsync(context, item, reader, layout, cancellationToken).ConfigureAwait(false);
+            }
+
             return region is null
                 ? await ProtectWholeAsync(context, item, reader, layout.FrameCount, cancellationToken).ConfigureAwait(false)
                 : await ProtectRegionAsync(context, item, reader, layout, region, cancellationToken).ConfigureAwait(false);

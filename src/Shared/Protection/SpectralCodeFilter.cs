@@ -139,9 +139,83 @@ public sealed class SpectralCodeFilter
             for (long first = 0; first < frameCount; first += GroupFrames)
             {
                 int frames = (int)Math.Min(GroupFrames, frameCount - first);
-                ProcessGroup(x, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
+                ProcessGroup(x, 0, n, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
                     codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength));
             }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(re);
+            ArrayPool<double>.Shared.Return(im);
+            ArrayPool<double>.Shared.Return(codedRe);
+            ArrayPool<double>.Shared.Return(codedIm);
+            ArrayPool<double>.Shared.Return(cells);
+            ArrayPool<double>.Shared.Return(sorted);
+        }
+    }
+
+    /// <summary>The STFT frames of a clip of <paramref name="clipLength"/> samples: <c>ceil(N/H) + 1</c>, none for an empty clip.</summary>
+    public long FrameCount(long clipLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(clipLength);
+        return clipLength == 0 ? 0 : ((clipLength + Hop - 1) / Hop) + 1;
+    }
+
+    /// <summary>The samples <c>[First, End)</c>, inside the clip, that the frames of group <paramref name="group"/> read and change.</summary>
+    public (long First, long End) GroupSamples(long group, long clipLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfNegative(clipLength);
+        long firstFrame = group * GroupFrames;
+        long lastFrame = Math.Min(firstFrame + GroupFrames, FrameCount(clipLength)) - 1;
+        return (Math.Clamp((firstFrame - 1) * Hop, 0, clipLength), Math.Clamp((lastFrame + 1) * Hop, 0, clipLength));
+    }
+
+    /// <summary>
+    /// Adds into <paramref name="perturbation"/> what the frames of group <paramref name="group"/> contribute to it, frame
+    /// by frame in ascending order, as <see cref="Perturbation"/> does for that group of the whole clip.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="x"/> and <paramref name="perturbation"/> hold the clip's samples from <paramref name="origin"/>
+    /// on, covering at least <see cref="GroupSamples"/>; the clip has <paramref name="clipLength"/> samples. Groups taken
+    /// in ascending order over one perturbation (each sample starting at 0) give <see cref="Perturbation"/>'s values bit
+    /// for bit, so a long clip can be processed a few groups at a time.
+    /// </remarks>
+    public void AddGroupPerturbation(ReadOnlySpan<double> x, long origin, long clipLength, long group, Span<double> perturbation)
+    {
+        if (perturbation.Length != x.Length)
+        {
+            throw new ArgumentException("The perturbation must be as long as the samples.", nameof(perturbation));
+        }
+
+        long frameCount = FrameCount(clipLength);
+        long first = group * GroupFrames;
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(first, Math.Max(frameCount, 1), nameof(group));
+        (long from, long to) = GroupSamples(group, clipLength);
+        if (origin > from || origin + x.Length < to)
+        {
+            throw new ArgumentException($"The samples [{origin}, {origin + x.Length}) do not cover the group's [{from}, {to}).", nameof(x));
+        }
+
+        int c = _codedBins.Length;
+        if (frameCount == 0 || c == 0)
+        {
+            return;
+        }
+
+        int l = FrameLength;
+        int frames = (int)Math.Min(GroupFrames, frameCount - first);
+        double[] re = ArrayPool<double>.Shared.Rent(l);
+        double[] im = ArrayPool<double>.Shared.Rent(l);
+        double[] codedRe = ArrayPool<double>.Shared.Rent(frames * c);
+        double[] codedIm = ArrayPool<double>.Shared.Rent(frames * c);
+        double[] cells = ArrayPool<double>.Shared.Rent(frames * CodeLength);
+        double[] sorted = ArrayPool<double>.Shared.Rent(frames * CodeLength);
+        try
+        {
+            ProcessGroup(x, origin, clipLength, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
+                codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength));
         }
         finally
         {
@@ -177,8 +251,10 @@ public sealed class SpectralCodeFilter
         return double.PositiveInfinity;
     }
 
+    // x and perturbation hold the clip's samples from origin on (all those the group's frames cover); the clip has
+    // clipLength samples.
     private void ProcessGroup(
-        ReadOnlySpan<double> x, Span<double> perturbation, long firstFrame, int frames,
+        ReadOnlySpan<double> x, long origin, long clipLength, Span<double> perturbation, long firstFrame, int frames,
         Span<double> re, Span<double> im, double[] codedRe, double[] codedIm, Span<double> cells, Span<double> sorted)
     {
         int l = FrameLength;
@@ -193,10 +269,10 @@ public sealed class SpectralCodeFilter
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
-            Load(x, firstFrame + f, re);
+            Load(x, origin, clipLength, firstFrame + f, re);
             if (pair)
             {
-                Load(x, firstFrame + f + 1, im);
+                Load(x, origin, clipLength, firstFrame + f + 1, im);
             }
             else
             {
@@ -259,22 +335,22 @@ public sealed class SpectralCodeFilter
             }
 
             _fft.Transform(re, im, inverse: true);
-            Add(re, firstFrame + f, perturbation);
+            Add(re, origin, clipLength, firstFrame + f, perturbation);
             if (pair)
             {
-                Add(im, firstFrame + f + 1, perturbation);
+                Add(im, origin, clipLength, firstFrame + f + 1, perturbation);
             }
         }
     }
 
     // Frame t's windowed samples: x[(t-1)H + i] * win[i], 0 outside the clip.
-    private void Load(ReadOnlySpan<double> x, long frame, Span<double> destination)
+    private void Load(ReadOnlySpan<double> x, long origin, long clipLength, long frame, Span<double> destination)
     {
         long start = (frame - 1) * Hop;
         ReadOnlySpan<double> window = _window;
-        if (start >= 0 && start + destination.Length <= x.Length)
+        if (start >= 0 && start + destination.Length <= clipLength)
         {
-            ReadOnlySpan<double> samples = x.Slice((int)start, destination.Length);
+            ReadOnlySpan<double> samples = x.Slice((int)(start - origin), destination.Length);
             for (int i = 0; i < destination.Length; i++)
             {
                 destination[i] = samples[i] * window[i];
@@ -286,18 +362,18 @@ public sealed class SpectralCodeFilter
         for (int i = 0; i < destination.Length; i++)
         {
             long m = start + i;
-            destination[i] = m >= 0 && m < x.Length ? x[(int)m] * window[i] : 0.0;
+            destination[i] = m >= 0 && m < clipLength ? x[(int)(m - origin)] * window[i] : 0.0;
         }
     }
 
     // p[(t-1)H + i] += win[i] * q[i] over the samples inside the clip.
-    private void Add(ReadOnlySpan<double> q, long frame, Span<double> perturbation)
+    private void Add(ReadOnlySpan<double> q, long origin, long clipLength, long frame, Span<double> perturbation)
     {
         long start = (frame - 1) * Hop;
         ReadOnlySpan<double> window = _window;
-        if (start >= 0 && start + q.Length <= perturbation.Length)
+        if (start >= 0 && start + q.Length <= clipLength)
         {
-            Span<double> samples = perturbation.Slice((int)start, q.Length);
+            Span<double> samples = perturbation.Slice((int)(start - origin), q.Length);
             for (int i = 0; i < q.Length; i++)
             {
                 samples[i] += window[i] * q[i];
@@ -309,9 +385,9 @@ public sealed class SpectralCodeFilter
         for (int i = 0; i < q.Length; i++)
         {
             long m = start + i;
-            if (m >= 0 && m < perturbation.Length)
+            if (m >= 0 && m < clipLength)
             {
-                perturbation[(int)m] += window[i] * q[i];
+                perturbation[(int)(m - origin)] += window[i] * q[i];
             }
         }
     }
