@@ -22,7 +22,11 @@ public interface IClassMessage : IEngineMessage
 /// <param name="WorkerId">The worker's name in the ledger (node and slot).</param>
 /// <param name="LeaseSeconds">How long the lease lasts before it must be renewed.</param>
 /// <param name="TraceParent">The W3C traceparent of the asking worker's context, if traced.</param>
-public sealed record RequestBatch(Guid JobId, string Label, string WorkerId, double LeaseSeconds, string? TraceParent) : IClassMessage;
+/// <param name="MergeUpTo">
+/// Objects the worker takes in one lease: the shard merges further never-attempted batches of the class into the claimed one up to
+/// this many; 0 takes one batch as planned. A GPU worker asks for more, so its engine gets larger launches.
+/// </param>
+public sealed record RequestBatch(Guid JobId, string Label, string WorkerId, double LeaseSeconds, string? TraceParent, int MergeUpTo = 0) : IClassMessage;
 
 /// <summary>A worker still holds a batch of this class (sent with every lease renewal), so a restarted shard watches it again.</summary>
 public sealed record StillHolding(Guid JobId, string Label, long BatchId, Guid LeaseToken, int Attempt, string WorkerId) : IClassMessage;

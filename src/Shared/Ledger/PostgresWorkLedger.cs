@@ -93,6 +93,13 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
 
         // Planning calls of one job (from any node) queue on its row.
         PlanningState = "SELECT state FROM jobs WHERE job_id = @job FOR UPDATE",
+        // Rows another claim holds are skipped, as the claim itself skips them.
+        MergeCandidates = """
+            SELECT batch_id, object_count FROM batches
+            WHERE state = 'pending' AND job_id = @job AND label = @label AND attempts = 0 AND batch_id <> @batch
+            ORDER BY batch_id LIMIT 256
+            FOR UPDATE SKIP LOCKED
+            """,
         OpenBatches = """
             SELECT DISTINCT ON (label) label, batch_id, object_count FROM batches
             WHERE job_id = @job AND state = 'planned' ORDER BY label, batch_id DESC
