@@ -17,7 +17,8 @@ public interface IBatchDispatchLedger
     /// <summary>
     /// Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> and, when it holds fewer than
     /// <paramref name="mergeUpTo"/> objects, merges further pending batches of that class that were never attempted into it, in batch
-    /// order, while the total stays within <paramref name="mergeUpTo"/>: one lease over more objects (what a GPU worker asks for).
+    /// order, while the total stays within <paramref name="mergeUpTo"/> and their keys within 1 MiB (a grant carries every key in one
+    /// message): one lease over more objects (what a GPU worker asks for).
     /// </summary>
     /// <remarks>
     /// The merged batches' objects move into the claimed batch and their rows go, in the claim's transaction; a batch that failed

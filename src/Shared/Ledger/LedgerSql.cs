@@ -25,7 +25,7 @@ internal sealed record LedgerSql
 
     /// <summary>
     /// The batches a claim of batch <c>@batch</c> may merge: pending, never attempted, same job (<c>@job</c>) and class (<c>@label</c>),
-    /// in batch order, locked where the database locks rows: batch_id, object_count.
+    /// in batch order, locked where the database locks rows: batch_id, object_count, the UTF-8 bytes of its objects' keys.
     /// </summary>
     public required string MergeCandidates { get; init; }
 

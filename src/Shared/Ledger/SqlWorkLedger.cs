@@ -35,6 +35,12 @@ public abstract class SqlWorkLedger : IWorkLedger
             AND mode = @mode AND key_id = @key_id AND key_version = @key_version
         """;
 
+    /// <summary>
+    /// The most bytes of object keys a merged lease holds: its grant carries every key to the worker in one message, which must
+    /// stay well inside the engine's 4 MiB frame (S3 keys run to 1 KiB each; a batch as planned is never cut).
+    /// </summary>
+    internal const long MergeKeyBytes = 1L << 20;
+
     // A merge (see MergeIntoAsync): the objects of batch @from move to batch @into, @from's row goes, @into grows by @n.
     private const string MoveObjectsSql = "UPDATE objects SET batch_id = @into WHERE batch_id = @from";
     private const string DropBatchSql = "DELETE FROM batches WHERE batch_id = @from AND state = 'pending' AND attempts = 0";
@@ -286,8 +292,10 @@ public abstract class SqlWorkLedger : IWorkLedger
         DbConnection connection, DbTransaction transaction, ClaimedBatch claimed, int mergeUpTo, CancellationToken ct)
     {
         int room = mergeUpTo - claimed.Objects.Count;
+        long keyRoom = MergeKeyBytes - claimed.Objects.Sum(o => (long)System.Text.Encoding.UTF8.GetByteCount(o.Key));
         var merged = new List<long>();
         int moved = 0;
+        long keyBytes = 0;
         await using (var candidates = Command(connection, transaction, _sql.MergeCandidates)
             .With("@job", Id(claimed.JobId)).With("@label", claimed.Label).With("@batch", claimed.BatchId))
         await using (var reader = await candidates.ExecuteReaderAsync(ct))
@@ -295,13 +303,15 @@ public abstract class SqlWorkLedger : IWorkLedger
             while (await reader.ReadAsync(ct))
             {
                 int count = reader.GetInt32(1);
-                if (moved + count > room)
+                long keys = reader.GetInt64(2);
+                if (moved + count > room || keyBytes + keys > keyRoom)
                 {
                     break;
                 }
 
                 merged.Add(reader.GetInt64(0));
                 moved += count;
+                keyBytes += keys;
             }
         }
 

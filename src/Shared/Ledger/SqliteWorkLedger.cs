@@ -38,9 +38,11 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
 
     // The write transaction holds the database lock: no row lock to take.
     private const string MergeCandidatesSql = """
-        SELECT batch_id, object_count FROM batches
-        WHERE state = 'pending' AND job_id = @job AND label = @label AND attempts = 0 AND batch_id <> @batch
-        ORDER BY batch_id LIMIT 256
+        SELECT b.batch_id, b.object_count,
+            (SELECT coalesce(sum(length(CAST(o.key AS BLOB))), 0) FROM objects o WHERE o.batch_id = b.batch_id)
+        FROM batches b
+        WHERE b.state = 'pending' AND b.job_id = @job AND b.label = @label AND b.attempts = 0 AND b.batch_id <> @batch
+        ORDER BY b.batch_id LIMIT 256
         """;
 
     // Every result in one statement over a JSON array ([id, status, reason, key version, source etag,

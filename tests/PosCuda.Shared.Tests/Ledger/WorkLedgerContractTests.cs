@@ -308,6 +308,18 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimClassBatch_MergeUpTo_StopsBeforeTheKeysOutgrowOneGrantMessage()
+    {
+        // Keys of 200 kB: batches of two hold 400 kB of keys; a third batch would take the lease past 1 MiB.
+        var jobId = await StartedJobAsync(Objects("b", 8, prefix: new string('k', 200_000)), batchSize: 2);
+
+        var lease = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct);
+
+        Assert.Equal(4, lease!.Objects.Count);
+        Assert.Equal(4, (await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct))!.Objects.Count);
+    }
+
+    [Fact]
     public async Task ClaimClassBatch_MergeUpTo_NeverMergesOrGrowsARetriedBatch()
     {
         var jobId = await StartedJobAsync(Objects("b", 6), batchSize: 2);
