@@ -55,7 +55,7 @@ public sealed partial class PoscudaV1
             int k = _patch.Taps.Length;
             int h = (k - 1) / 2;
             long first = _next;
-            long end = Math.Min(_end, first + _stepFrames);
+            long end = first + Math.Min(_stepFrames, _end - first);
             long readFirst = Math.Max(0, first - h);
             long readEnd = Math.Min(Layout.FrameCount, end + (k - 1 - h));
             _next = end;

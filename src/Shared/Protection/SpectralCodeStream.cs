@@ -29,7 +29,7 @@ internal sealed class SpectralCodeStream : ProtectionStream
         _frames = layout.FrameCount;
         _groupCount = (filter.FrameCount(_frames) + SpectralCodeFilter.GroupFrames - 1) / SpectralCodeFilter.GroupFrames;
         long groupSamples = (long)SpectralCodeFilter.GroupFrames * filter.Hop;
-        _groupsPerStep = Math.Max(1, stepFrames / groupSamples);
+        _groupsPerStep = Math.Clamp(stepFrames / groupSamples, 1, Math.Max(1, _groupCount));
         _carry = new double[layout.Channels][];
         for (int channel = 0; channel < _carry.Length; channel++)
         {

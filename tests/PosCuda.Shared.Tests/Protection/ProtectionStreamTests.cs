@@ -70,6 +70,7 @@ public sealed class ProtectionStreamTests
     [InlineData(2040, 4099, 8, 1, 20_000)]  // float64, context longer than a step
     [InlineData(80, 16_385, 4, 2, 40_000)]  // steps past the convolution's own 16,384-sample chunks
     [InlineData(80, 1_000_000, 3, 2, 3_000)] // one step
+    [InlineData(80, long.MaxValue, 2, 1, 3_000)]
     public void OpenStream_SpecV1WholeMode_EqualsWholeFileProtect(int taps, long stepFrames, int containerBytes, int channels, int frames)
     {
         SampleFormat format = containerBytes switch { 1 => SampleFormat.UnsignedPcm8, 8 => SampleFormat.IeeeFloat, _ => SampleFormat.SignedPcm };
