@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 
 namespace PosCuda.Shared.Audio;
 
@@ -238,6 +239,61 @@ public static class SampleCodec
         return q >= -scale && q <= scale - 1;
     }
 
+    /// <summary>
+    /// Writes <c>original[i] + change[i]</c> into <c>change[i]</c>, or <c>original[i]</c> where that sum is not
+    /// <see cref="IsInRange"/> (the same decision, sample for sample).
+    /// </summary>
+    /// <returns>How many samples kept their original value.</returns>
+    public static int AddWithinRange(WavLayout layout, ReadOnlySpan<double> original, Span<double> change)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (original.Length != change.Length)
+        {
+            throw new ArgumentException("The change must be as long as the original samples.", nameof(change));
+        }
+
+        double scale = layout.Format switch
+        {
+            SampleFormat.IeeeFloat => 0,
+            SampleFormat.UnsignedPcm8 => 128.0,
+            _ => layout.ContainerBytes switch { 2 => Scale16, 3 => Scale24, 4 => Scale32, _ => throw UnsupportedLayout(layout) },
+        };
+
+        // Whole vectors whose sums are all plainly in range (the common case) are stored at once; any other vector
+        // goes sample by sample through IsInRange's rule. For float: |y| <= 1; for integers: y * scale (exact, a power
+        // of two) in [-scale, scale - 1].
+        int kept = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> low = Vector256.Create(scale == 0 ? -1.0 : -scale);
+            Vector256<double> high = Vector256.Create(scale == 0 ? 1.0 : scale - 1);
+            Vector256<double> factor = Vector256.Create(scale == 0 ? 1.0 : scale);
+            for (; i <= original.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+            {
+                Vector256<double> sum = Vector256.Create(original[i..]) + Vector256.Create(change[i..]);
+                Vector256<double> scaled = sum * factor;
+                if (Vector256.GreaterThanOrEqualAll(scaled, low) && Vector256.LessThanOrEqualAll(scaled, high))
+                {
+                    sum.CopyTo(change[i..]);
+                    continue;
+                }
+
+                for (int j = i; j < i + Vector256<double>.Count; j++)
+                {
+                    kept += KeepWithinRange(scale, original[j], ref change[j]);
+                }
+            }
+        }
+
+        for (; i < original.Length; i++)
+        {
+            kept += KeepWithinRange(scale, original[i], ref change[i]);
+        }
+
+        return kept;
+    }
+
     // round-half-away-from-zero(y * scale) clamped to [-scale, scale - 1]; for 8-bit the caller adds the 128 offset,
     // which maps that range onto [0, 255].
     private static long Quantize(double value, double scale, ref int clipped)
@@ -288,6 +344,26 @@ public static class SampleCodec
                 $"The layout's data ({layout.DataLength} bytes at offset {layout.DataOffset}) does not fit a file of {fileLength} bytes.",
                 nameof(layout));
         }
+    }
+
+    // IsInRange's rule for one sample, scale 0 meaning float: 1 where the original value is kept.
+    private static int KeepWithinRange(double scale, double original, ref double change)
+    {
+        double value = original + change;
+        bool inRange;
+        if (scale == 0)
+        {
+            inRange = Math.Abs(value) <= 1.0;
+        }
+        else
+        {
+            double scaled = value * scale;
+            double q = Math.Round(scaled, MidpointRounding.AwayFromZero);
+            inRange = (scaled >= -scale && scaled <= scale - 1) || (q >= -scale && q <= scale - 1);
+        }
+
+        change = inRange ? value : original;
+        return inRange ? 0 : 1;
     }
 
     private static ArgumentException UnsupportedLayout(WavLayout layout)

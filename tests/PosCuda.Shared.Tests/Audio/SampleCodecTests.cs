@@ -442,6 +442,50 @@ public sealed class SampleCodecTests
         return count;
     }
 
+    // ---- adding a change within range ----
+
+    [Theory]
+    [InlineData(SampleFormat.UnsignedPcm8, 1)]
+    [InlineData(SampleFormat.SignedPcm, 2)]
+    [InlineData(SampleFormat.SignedPcm, 3)]
+    [InlineData(SampleFormat.SignedPcm, 4)]
+    [InlineData(SampleFormat.IeeeFloat, 4)]
+    [InlineData(SampleFormat.IeeeFloat, 8)]
+    public void AddWithinRange_EdgesAndSpecialValues_DecidesAsIsInRange(SampleFormat format, int containerBytes)
+    {
+        (_, WavLayout layout) = Make(format, containerBytes, channels: 1, new byte[containerBytes]);
+        double lsb = format == SampleFormat.IeeeFloat ? 1e-7 : format == SampleFormat.UnsignedPcm8 ? 1.0 / 128 : Math.Pow(2, 1 - (8 * containerBytes));
+        var random = new Random(containerBytes);
+        double[] special = [double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0, 0.0, 1.0, -1.0, 1.0 - lsb, 1.0 - (lsb / 2), 1.0 - (lsb / 2) - 1e-12, -1.0 - (lsb / 2), -1.0 - (lsb / 2) + 1e-12];
+        double[] original = new double[1003];
+        double[] change = new double[original.Length];
+        for (int i = 0; i < original.Length; i++)
+        {
+            // Mostly quiet samples with small changes (whole vectors in range), some near or beyond full scale.
+            original[i] = i % 37 == 0 ? special[random.Next(special.Length)] : (random.NextDouble() - 0.5) * (i % 5 == 0 ? 2.01 : 0.5);
+            change[i] = i % 41 == 0 ? special[random.Next(special.Length)] : (random.NextDouble() - 0.5) * (i % 3 == 0 ? 4 * lsb : 0.01);
+        }
+
+        double[] expected = new double[original.Length];
+        int expectedKept = 0;
+        for (int i = 0; i < original.Length; i++)
+        {
+            double sum = original[i] + change[i];
+            bool inRange = SampleCodec.IsInRange(layout, sum);
+            expected[i] = inRange ? sum : original[i];
+            expectedKept += inRange ? 0 : 1;
+        }
+
+        int kept = SampleCodec.AddWithinRange(layout, original, change);
+
+        Assert.InRange(expectedKept, 1, original.Length - 1);
+        Assert.Equal(expectedKept, kept);
+        for (int i = 0; i < original.Length; i++)
+        {
+            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(change[i]) || (double.IsNaN(expected[i]) && double.IsNaN(change[i])), $"sample {i}: {change[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
     private static (byte[] File, WavLayout Layout) Make(SampleFormat format, int containerBytes, int channels, byte[] data)
     {
         byte[] file = new WavBuilder { Format = format, ContainerBytes = containerBytes, Channels = channels, Data = data }.Build();
