@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PosCuda.Shared.Protection;
 
@@ -132,18 +134,19 @@ public sealed class Radix2Fft
 
     // The spec's butterflies, stage by stage: every butterfly does exactly the listing's multiplies, adds and
     // subtracts on the same values (never fused), so the results are bit-identical to the scalar loop whatever the
-    // grouping. Pointers spare the bounds checks; with SIMD, the first stages run inside registers (eight or four
-    // points), and the later ones two stages per pass over memory, eight or four butterflies per instruction.
+    // grouping. Pointers spare the bounds checks; with SIMD, the first stages run inside registers (sixteen points
+    // with AVX-512, four with AVX2), and the later ones two stages per pass over memory, eight or four butterflies
+    // per instruction.
     // sin is the stage table already multiplied by the direction's sign.
     private static unsafe void Butterflies(double* re, double* im, double* cos, double* sin, int n)
     {
         int size = 2;
         bool wide512 = Vector512.IsHardwareAccelerated;
         bool wide256 = Vector256.IsHardwareAccelerated;
-        if (wide512 && n >= 8)
+        if (wide512 && Avx512F.IsSupported && n >= 16)
         {
-            FirstStages512(re, im, cos, sin, n);
-            size = 16;
+            FirstFourStages512(re, im, cos, sin, n);
+            size = 32;
         }
         else if (wide256 && n >= 4)
         {
@@ -213,51 +216,54 @@ public sealed class Radix2Fft
         }
     }
 
-    // Stages 2, 4 and 8 on each block of eight points, in registers: per stage, A holds every lane's butterfly input
-    // a, B its input b, W its twiddle; lanes of the a-half keep a + t, lanes of the b-half a - t.
-    private static unsafe void FirstStages512(double* re, double* im, double* cos, double* sin, int n)
+    // Stages 2, 4, 8 and 16 on each block of sixteen points, in registers. Before each stage, two-source permutes
+    // gather every butterfly's a input into one vector and its b input into another (eight butterflies per vector,
+    // lane by lane, with that butterfly's twiddle), and the stage leaves a + t and a - t in two vectors; after the
+    // fourth stage those two are the block's points 0-7 and 8-15 in order. (The lane bookkeeping: after stage 1 the
+    // vectors hold points [0 2 4 .. 14] and [1 3 .. 15]; the even and odd lanes of the pair are the next stage's
+    // a and b, whose twiddles run 0 0 0 0 1 1 1 1, then 0 0 1 1 2 2 3 3, then 0 1 2 .. 7.)
+    private static unsafe void FirstFourStages512(double* re, double* im, double* cos, double* sin, int n)
     {
-        Vector512<long> a1 = Vector512.Create(0L, 0, 2, 2, 4, 4, 6, 6);
-        Vector512<long> b1 = Vector512.Create(1L, 1, 3, 3, 5, 5, 7, 7);
-        Vector512<double> keep1 = Vector512.Create(-1L, 0, -1, 0, -1, 0, -1, 0).AsDouble();
-        Vector512<long> a2 = Vector512.Create(0L, 1, 0, 1, 4, 5, 4, 5);
-        Vector512<long> b2 = Vector512.Create(2L, 3, 2, 3, 6, 7, 6, 7);
-        Vector512<double> keep2 = Vector512.Create(-1L, -1, 0, 0, -1, -1, 0, 0).AsDouble();
-        Vector512<long> a3 = Vector512.Create(0L, 1, 2, 3, 0, 1, 2, 3);
-        Vector512<long> b3 = Vector512.Create(4L, 5, 6, 7, 4, 5, 6, 7);
-        Vector512<double> keep3 = Vector512.Create(-1L, -1, -1, -1, 0, 0, 0, 0).AsDouble();
+        Vector512<long> even = Vector512.Create(0L, 2, 4, 6, 8, 10, 12, 14);
+        Vector512<long> odd = Vector512.Create(1L, 3, 5, 7, 9, 11, 13, 15);
 
-        // Stage 2 uses twiddle 0 of its table (offset 0), stage 4 twiddles 0-1 (offset 1), stage 8 twiddles 0-3 (offset 3).
+        // Stage 2 uses twiddle 0 of its table (offset 0), stage 4 twiddles 0-1 (offset 1), stage 8 twiddles 0-3
+        // (offset 3), stage 16 twiddles 0-7 (offset 7).
         Vector512<double> wr1 = Vector512.Create(cos[0]);
         Vector512<double> wi1 = Vector512.Create(sin[0]);
-        Vector512<double> wr2 = Vector512.Create(cos[1], cos[2], cos[1], cos[2], cos[1], cos[2], cos[1], cos[2]);
-        Vector512<double> wi2 = Vector512.Create(sin[1], sin[2], sin[1], sin[2], sin[1], sin[2], sin[1], sin[2]);
-        Vector512<double> wr3 = Vector512.Create(Vector256.Load(cos + 3), Vector256.Load(cos + 3));
-        Vector512<double> wi3 = Vector512.Create(Vector256.Load(sin + 3), Vector256.Load(sin + 3));
-
-        for (int start = 0; start < n; start += 8)
+        Vector512<double> wr2 = Vector512.Create(Vector256.Create(cos[1]), Vector256.Create(cos[2]));
+        Vector512<double> wi2 = Vector512.Create(Vector256.Create(sin[1]), Vector256.Create(sin[2]));
+        Vector512<double> wr3 = Vector512.Create(cos[3], cos[3], cos[4], cos[4], cos[5], cos[5], cos[6], cos[6]);
+        Vector512<double> wi3 = Vector512.Create(sin[3], sin[3], sin[4], sin[4], sin[5], sin[5], sin[6], sin[6]);
+        Vector512<double> wr4 = Vector512.Load(cos + 7);
+        Vector512<double> wi4 = Vector512.Load(sin + 7);
+        for (int start = 0; start < n; start += 16)
         {
-            Vector512<double> r = Vector512.Load(re + start);
-            Vector512<double> i = Vector512.Load(im + start);
-            (r, i) = InRegister(r, i, a1, b1, keep1, wr1, wi1);
-            (r, i) = InRegister(r, i, a2, b2, keep2, wr2, wi2);
-            (r, i) = InRegister(r, i, a3, b3, keep3, wr3, wi3);
-            r.Store(re + start);
-            i.Store(im + start);
+            Vector512<double> sr = Vector512.Load(re + start);
+            Vector512<double> si = Vector512.Load(im + start);
+            Vector512<double> dr = Vector512.Load(re + start + 8);
+            Vector512<double> di = Vector512.Load(im + start + 8);
+            (sr, si, dr, di) = PairedStage(sr, si, dr, di, even, odd, wr1, wi1);
+            (sr, si, dr, di) = PairedStage(sr, si, dr, di, even, odd, wr2, wi2);
+            (sr, si, dr, di) = PairedStage(sr, si, dr, di, even, odd, wr3, wi3);
+            (sr, si, dr, di) = PairedStage(sr, si, dr, di, even, odd, wr4, wi4);
+            sr.Store(re + start);
+            si.Store(im + start);
+            dr.Store(re + start + 8);
+            di.Store(im + start + 8);
         }
     }
 
-    private static (Vector512<double> Re, Vector512<double> Im) InRegister(
-        Vector512<double> r, Vector512<double> i, Vector512<long> aLanes, Vector512<long> bLanes, Vector512<double> keepSum,
-        Vector512<double> wr, Vector512<double> wi)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<double> Sr, Vector512<double> Si, Vector512<double> Dr, Vector512<double> Di) PairedStage(
+        Vector512<double> sr, Vector512<double> si, Vector512<double> dr, Vector512<double> di,
+        Vector512<long> even, Vector512<long> odd, Vector512<double> wr, Vector512<double> wi)
     {
-        Vector512<double> ar = Vector512.Shuffle(r, aLanes);
-        Vector512<double> ai = Vector512.Shuffle(i, aLanes);
-        Vector512<double> br = Vector512.Shuffle(r, bLanes);
-        Vector512<double> bi = Vector512.Shuffle(i, bLanes);
-        Vector512<double> tr = (wr * br) - (wi * bi);
-        Vector512<double> ti = (wr * bi) + (wi * br);
-        return (Vector512.ConditionalSelect(keepSum, ar + tr, ar - tr), Vector512.ConditionalSelect(keepSum, ai + ti, ai - ti));
+        Vector512<double> ar = Avx512F.PermuteVar8x64x2(sr, even, dr);
+        Vector512<double> ai = Avx512F.PermuteVar8x64x2(si, even, di);
+        Vector512<double> br = Avx512F.PermuteVar8x64x2(sr, odd, dr);
+        Vector512<double> bi = Avx512F.PermuteVar8x64x2(si, odd, di);
+        return Butterfly(ar, ai, br, bi, wr, wi);
     }
 
     private static unsafe void FirstStages256(double* re, double* im, double* cos, double* sin, int n)
@@ -283,6 +289,7 @@ public sealed class Radix2Fft
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<double> Re, Vector256<double> Im) InRegister(
         Vector256<double> r, Vector256<double> i, Vector256<long> aLanes, Vector256<long> bLanes, Vector256<double> keepSum,
         Vector256<double> wr, Vector256<double> wi)
@@ -346,6 +353,7 @@ public sealed class Radix2Fft
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Butterfly(double* r, double* i, int half, Vector512<double> wr, Vector512<double> wi)
     {
         (Vector512<double> ar, Vector512<double> ai, Vector512<double> br, Vector512<double> bi) =
@@ -356,6 +364,7 @@ public sealed class Radix2Fft
         bi.Store(i + half);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector512<double> Ar, Vector512<double> Ai, Vector512<double> Br, Vector512<double> Bi) Butterfly(
         Vector512<double> ar, Vector512<double> ai, Vector512<double> br, Vector512<double> bi, Vector512<double> wr, Vector512<double> wi)
     {
@@ -412,6 +421,7 @@ public sealed class Radix2Fft
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Butterfly(double* r, double* i, int half, Vector256<double> wr, Vector256<double> wi)
     {
         (Vector256<double> ar, Vector256<double> ai, Vector256<double> br, Vector256<double> bi) =
@@ -422,6 +432,7 @@ public sealed class Radix2Fft
         bi.Store(i + half);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<double> Ar, Vector256<double> Ai, Vector256<double> Br, Vector256<double> Bi) Butterfly(
         Vector256<double> ar, Vector256<double> ai, Vector256<double> br, Vector256<double> bi, Vector256<double> wr, Vector256<double> wi)
     {
