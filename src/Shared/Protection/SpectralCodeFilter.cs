@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using PosCuda.Shared.Audio;
 
@@ -417,11 +418,7 @@ public sealed class SpectralCodeFilter
                 SplitBin(zr, zi, k, l - k, 2.0, ar, bins);
             }
 
-            for (k = 0; k <= half; k++)
-            {
-                energyA += weightedA[k];
-                energyB += weightedB[k];
-            }
+            (energyA, energyB) = SumAscending(weightedA, weightedB, bins);
 
             int c = _codedBins.Length;
             int w = CodeLength;
@@ -447,6 +444,22 @@ public sealed class SpectralCodeFilter
         }
 
         return (energyA, pair ? energyB : 0);
+    }
+
+    // sum a[0..count) and sum b[0..count), each added in ascending order from 0 (the spec's order). A method of its
+    // own so that the two running sums stay in registers.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe (double A, double B) SumAscending(double* a, double* b, int count)
+    {
+        double sumA = 0;
+        double sumB = 0;
+        for (int i = 0; i < count; i++)
+        {
+            sumA += a[i];
+            sumB += b[i];
+        }
+
+        return (sumA, sumB);
     }
 
     // One bin k (mirror m) of Split, into the scratch rows ar, ai, br, bi, weightedA, weightedB (each "bins" long).
