@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PosCuda.Shared.Audio;
 
@@ -72,12 +74,15 @@ public static class SampleCodec
         switch (layout.Format, layout.ContainerBytes)
         {
             case (SampleFormat.SignedPcm, 2):
-                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+            {
+                int i = stride == 2 ? DecodeInt16Run(samples, output) : 0;
+                for (int at = i * stride; i < output.Length; i++, at += stride)
                 {
                     output[i] = BinaryPrimitives.ReadInt16LittleEndian(samples[at..]) / Scale16;
                 }
 
                 break;
+            }
             case (SampleFormat.SignedPcm, 3):
                 for (int i = 0, at = 0; i < output.Length; i++, at += stride)
                 {
@@ -155,12 +160,15 @@ public static class SampleCodec
         switch (layout.Format, layout.ContainerBytes)
         {
             case (SampleFormat.SignedPcm, 2):
-                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+            {
+                int i = stride == 2 ? EncodeInt16Run(values, samples) : 0;
+                for (int at = i * stride; i < values.Length; i++, at += stride)
                 {
                     BinaryPrimitives.WriteInt16LittleEndian(samples[at..], (short)Quantize(values[i], Scale16, ref clipped));
                 }
 
                 break;
+            }
             case (SampleFormat.SignedPcm, 3):
                 for (int i = 0, at = 0; i < values.Length; i++, at += stride)
                 {
@@ -292,6 +300,73 @@ public static class SampleCodec
         }
 
         return kept;
+    }
+
+    // Contiguous 16-bit samples (one channel), eight at a time: each s / 32768 exactly as the scalar loop computes it
+    // (the int-to-double conversion is exact, and so is the division). Returns how many were decoded.
+    private static int DecodeInt16Run(ReadOnlySpan<byte> samples, Span<double> output)
+    {
+        if (!Avx.IsSupported || !BitConverter.IsLittleEndian)
+        {
+            return 0;
+        }
+
+        ReadOnlySpan<short> values = MemoryMarshal.Cast<byte, short>(samples)[..output.Length];
+        ref short source = ref MemoryMarshal.GetReference(values);
+        ref double destination = ref MemoryMarshal.GetReference(output);
+        var scale = Vector256.Create(Scale16);
+        int i = 0;
+        for (; i <= values.Length - 8; i += 8)
+        {
+            (Vector128<int> low, Vector128<int> high) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
+            (Avx.ConvertToVector256Double(low) / scale).StoreUnsafe(ref destination, (nuint)i);
+            (Avx.ConvertToVector256Double(high) / scale).StoreUnsafe(ref destination, (nuint)i + 4);
+        }
+
+        return i;
+    }
+
+    // Contiguous 16-bit samples (one channel), eight at a time while all eight round into range: q =
+    // round-half-away-from-zero(y * 32768), computed as trunc(s) + sign(s) where |s - trunc(s)| >= 0.5, which is that
+    // rounding exactly (as Math.Round's). Stops before the first group of eight holding a NaN or a value to clamp,
+    // which the scalar loop then encodes and counts. Returns how many were encoded.
+    private static int EncodeInt16Run(ReadOnlySpan<double> values, Span<byte> samples)
+    {
+        if (!Avx.IsSupported || !BitConverter.IsLittleEndian)
+        {
+            return 0;
+        }
+
+        Span<short> output = MemoryMarshal.Cast<byte, short>(samples)[..values.Length];
+        ref double source = ref MemoryMarshal.GetReference(values);
+        ref short destination = ref MemoryMarshal.GetReference(output);
+        var scale = Vector256.Create(Scale16);
+        var low = Vector256.Create(-Scale16);
+        var high = Vector256.Create(Scale16 - 1);
+        int i = 0;
+        for (; i <= values.Length - 8; i += 8)
+        {
+            Vector256<double> first = RoundHalfAwayFromZero(Vector256.LoadUnsafe(ref source, (nuint)i) * scale);
+            Vector256<double> second = RoundHalfAwayFromZero(Vector256.LoadUnsafe(ref source, (nuint)i + 4) * scale);
+            if (!(Vector256.GreaterThanOrEqualAll(first, low) && Vector256.LessThanOrEqualAll(first, high)
+                && Vector256.GreaterThanOrEqualAll(second, low) && Vector256.LessThanOrEqualAll(second, high)))
+            {
+                break;
+            }
+
+            Vector128<short> packed = Sse2.PackSignedSaturate(
+                Avx.ConvertToVector128Int32WithTruncation(first), Avx.ConvertToVector128Int32WithTruncation(second));
+            packed.StoreUnsafe(ref destination, (nuint)i);
+        }
+
+        return i;
+    }
+
+    private static Vector256<double> RoundHalfAwayFromZero(Vector256<double> value)
+    {
+        Vector256<double> whole = Vector256.Truncate(value);
+        Vector256<double> away = Vector256.GreaterThanOrEqual(Vector256.Abs(value - whole), Vector256.Create(0.5));
+        return whole + (away & Vector256.CopySign(Vector256<double>.One, value));
     }
 
     // round-half-away-from-zero(y * scale) clamped to [-scale, scale - 1]; for 8-bit the caller adds the 128 offset,
