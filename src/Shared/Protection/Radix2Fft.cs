@@ -115,6 +115,7 @@ public sealed class Radix2Fft
     /// <c>BitReversed[i]</c>), the output in natural order, and the inverse not yet multiplied by <c>1/L</c>.
     /// </summary>
     /// <remarks>For callers that load their input permuted and fold the <c>1/L</c> into what they do next.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void TransformPermuted(Span<double> re, Span<double> im, bool inverse)
     {
         int n = Length;
@@ -138,6 +139,7 @@ public sealed class Radix2Fft
     // with AVX-512, four with AVX2), and the later ones two stages per pass over memory, eight or four butterflies
     // per instruction.
     // sin is the stage table already multiplied by the direction's sign.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Butterflies(double* re, double* im, double* cos, double* sin, int n)
     {
         int size = 2;

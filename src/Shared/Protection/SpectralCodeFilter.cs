@@ -122,6 +122,11 @@ public sealed class SpectralCodeFilter
     }
 
     /// <summary>Writes into <paramref name="perturbation"/> what poscuda-v2 adds to the channel <paramref name="x"/>.</summary>
+    /// <remarks>
+    /// The hot methods are marked AggressiveOptimization: the tools run with tiered compilation off, so a method
+    /// precompiled (ReadyToRun) for the baseline instruction set would never be recompiled for the machine.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Perturbation(ReadOnlySpan<double> x, Span<double> perturbation)
     {
         if (perturbation.Length != x.Length)
@@ -192,6 +197,7 @@ public sealed class SpectralCodeFilter
         return double.PositiveInfinity;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProcessGroup(
         ReadOnlySpan<double> x, Span<double> perturbation, long firstFrame, int frames,
         Span<double> re, Span<double> im, double[] codedRe, double[] codedIm, Span<double> cells, Span<double> sorted, double[] split)
@@ -262,6 +268,7 @@ public sealed class SpectralCodeFilter
 
     // W = Q_f + i Q_(f+1) for the synthesis of frames f and f+1 (Q_(f+1) = 0 without a pair), each bin at its
     // bit-reversed place: Q[k] = -(g Re X[k]) + i -(g Im X[k]) at the coded bins, its conjugate at L-k, 0 elsewhere.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Attenuation(int f, bool pair, ReadOnlySpan<double> gains, double[] codedRe, double[] codedIm, Span<double> re, Span<double> im)
     {
         re.Clear();
@@ -304,6 +311,7 @@ public sealed class SpectralCodeFilter
     }
 
     // Frame t's windowed samples, x[(t-1)H + i] * win[i] (0 outside the clip), each at its bit-reversed place rev(i).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Load(ReadOnlySpan<double> x, long frame, Span<double> destination)
     {
         long start = (frame - 1) * Hop;
@@ -328,6 +336,7 @@ public sealed class SpectralCodeFilter
 
     // p[(t-1)H + i] += win[i] * (q[i] * (1/L)) over the samples inside the clip: the inverse transform's scaling, then
     // the window, exactly as the spec orders them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void Add(ReadOnlySpan<double> q, double scale, long frame, Span<double> perturbation)
     {
         long start = (frame - 1) * Hop;
@@ -366,6 +375,7 @@ public sealed class SpectralCodeFilter
     // X[k] = (Z[k] + conj Z[L-k]) / 2, the imaginary-part frame (Z[k] - conj Z[L-k]) / 2i. Stores their coded bins,
     // adds their cell energies, and returns their energies (the second 0 when there is no second frame). The
     // per-bin values are computed several bins at a time into scratch; the sums then run bin by bin, k ascending.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe (double First, double Second) Split(
         ReadOnlySpan<double> re, ReadOnlySpan<double> im, int f, bool pair, double[] codedRe, double[] codedIm, Span<double> cells, double[] scratch)
     {
