@@ -212,7 +212,10 @@ public static class ProtectCommand
 
         var runner = new BatchRunner(
             ledger, new BatchProcessor(keyring, stores, progress, patchEngine, request.Vault, new MemoryBudget(request.MemoryLimitBytes)), new WarningWriter("worker", Console.Error));
-        var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30));
+        var settings = new WorkerSettings(WorkerSettings.DefaultWorkerId(), slots: 2, concurrency, TimeSpan.FromSeconds(30))
+        {
+            ClaimObjects = PatchEngines.IsGpu(patchEngine) ? WorkerSettings.GpuClaimObjects : 0, // Larger launches on a GPU.
+        };
         await using EngineNode engine = EngineNode.StartLocal(ledger, finisher, new EngineNode.WorkerParts(settings, runner), TimeSpan.FromSeconds(1), jobId);
         Task<bool>? draining = null;
         ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -99,6 +99,16 @@ public static class StatusCommand
         return new Totals(totals.Objects, totals.Done, totals.Failed, totals.Dead, totals.Retries, rate, mbps, eta, window);
     }
 
+    // What the job does, in words: a rekey names the version it replaces, a protect says whether it keeps restore records.
+    private static string Operation(JobDefinition definition) => definition.Operation switch
+    {
+        { Kind: JobKind.Rekey } rekey => string.Create(
+            CultureInfo.InvariantCulture, $"rekey of key version {rekey.FromVersion} to {definition.KeyVersion} in place"),
+        { Kind: JobKind.Restore } => "restore of originals from restore records",
+        { VaultKeyId: not null } => "protect, writing restore records",
+        _ => "protect",
+    };
+
     /// <summary>An ETA as <c>hh:mm:ss</c>, with the hours running past 24 (a day-long ETA is <c>30:00:00</c>, not <c>06:00:00</c>).</summary>
     public static string FormatEta(TimeSpan eta) =>
         string.Create(CultureInfo.InvariantCulture, $"{(long)eta.TotalHours:D2}:{eta.Minutes:D2}:{eta.Seconds:D2}");
@@ -114,10 +124,11 @@ public static class StatusCommand
         var text = new System.Text.StringBuilder();
         CultureInfo inv = CultureInfo.InvariantCulture;
         JobDefinition d = status.Job.Definition;
-        text.AppendLine(inv, $"job {status.Job.JobId:D}: {status.Job.State.ToString().ToLowerInvariant()}");
+        text.AppendLine(inv, $"job {status.Job.JobId:D}: {status.Job.State.ToString().ToLowerInvariant()}, {Operation(d)}");
         text.AppendLine(inv, $"  {d.Source} -> {d.Destination}, labels {d.LabelRule}, {d.Parameters.Spec}, key {d.KeyId} v{d.KeyVersion}");
         double percent = t.Objects == 0 ? 100 : 100.0 * (t.Done + t.Failed + t.Dead) / t.Objects;
-        text.AppendLine(inv, $"  {t.Done + t.Failed + t.Dead}/{t.Objects} objects ({percent:F1}%): {t.Done} protected, {t.Failed} failed, {t.Dead} dead");
+        string done = d.Kind switch { JobKind.Rekey => "re-keyed", JobKind.Restore => "restored", _ => "protected" };
+        text.AppendLine(inv, $"  {t.Done + t.Failed + t.Dead}/{t.Objects} objects ({percent:F1}%): {t.Done} {done}, {t.Failed} failed, {t.Dead} dead");
         string window = t.Window >= s_throughputWindow ? "last minute" : string.Create(inv, $"last {t.Window.TotalSeconds:F0} s");
         text.AppendLine(inv, $"  throughput ({window}): {t.ObjectsPerSecond:F1} objects/s, {t.MegabytesPerSecond:F2} MB/s; ETA {(t.Eta is TimeSpan eta ? FormatEta(eta) : "unknown")}; retries {t.Retries}");
         text.AppendLine(inv, $"  {"class",-16} {"objects",8} {"done",8} {"failed",7} {"dead",6} {"pending",8} {"leased",7} {"retries",8}");
@@ -156,6 +167,7 @@ public static class StatusCommand
         json.WriteStartObject();
         json.WriteString("jobId", status.Job.JobId.ToString("D"));
         json.WriteString("state", status.Job.State.ToString().ToLowerInvariant());
+        json.WriteString("kind", status.Job.Definition.Kind.ToString().ToLowerInvariant());
         json.WriteString("keyId", status.Job.Definition.KeyId);
         json.WriteNumber("keyVersion", status.Job.Definition.KeyVersion);
         json.WriteNumber("objects", t.Objects);

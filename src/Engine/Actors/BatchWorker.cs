@@ -113,7 +113,7 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
         }
 
         _asking = (target.JobId, target.Label);
-        _classShards.Tell(new RequestBatch(target.JobId, target.Label, _workerId, _settings.LeaseDuration.TotalSeconds, target.TraceParent));
+        _classShards.Tell(new RequestBatch(target.JobId, target.Label, _workerId, _settings.LeaseDuration.TotalSeconds, target.TraceParent, _settings.ClaimObjects));
         Timers.StartSingleTimer("ask", AskTimedOut.Instance, s_askTimeout);
     }
 

@@ -60,7 +60,7 @@ public sealed class ClassShard : ReceiveActor
         claim?.SetTag(PipelineTags.Class, _label);
         claim?.SetTag(PipelineTags.WorkerId, request.WorkerId);
         string? traceParent = claim?.Id;
-        _ledger.ClaimClassBatchAsync(request.WorkerId, lease, _jobId, _label, CancellationToken.None).ContinueWith(
+        _ledger.ClaimClassBatchAsync(request.WorkerId, lease, _jobId, _label, request.MergeUpTo, CancellationToken.None).ContinueWith(
             t =>
             {
                 claim?.SetTag(PipelineTags.Outcome, t.IsCompletedSuccessfully ? t.Result is null ? "empty" : "leased" : "error");

@@ -35,6 +35,23 @@ public sealed record WorkerSettings
     /// <summary>The lease length.</summary>
     public TimeSpan LeaseDuration { get; }
 
+    /// <summary>
+    /// Objects a slot takes in one lease: the class's never-attempted batches are merged into the claimed one up to this many (a GPU
+    /// worker's larger batches); 0 (the default) takes each batch as planned.
+    /// </summary>
+    public int ClaimObjects
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    }
+
+    /// <summary>The objects a GPU worker takes in one lease unless told otherwise: 16 batches of the default size.</summary>
+    public const int GpuClaimObjects = 4096;
+
     /// <summary>The default node name: host and process id.</summary>
     public static string DefaultWorkerId() => $"{Environment.MachineName}/{Environment.ProcessId}";
 }

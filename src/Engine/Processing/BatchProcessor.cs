@@ -82,24 +82,8 @@ public sealed partial class BatchProcessor
         await Parallel.ForEachAsync(
             Enumerable.Range(0, lease.Objects.Count),
             new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
-            async (index, ct) =>
-            {
-                using ObjectTelemetry telemetry = ObjectTelemetry.Start(lease.Objects[index]);
-                ObjectResult result;
-                try
-                {
-                    result = await process(context, lease.Objects[index], ct).ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    telemetry.Fail(e);
-                    throw;
-                }
-
-                telemetry.Complete(result);
-                results[index] = result;
-                _observer.ObjectCompleted(result);
-            }).ConfigureAwait(false);
+            async (index, ct) => results[index] = await ProcessTracedAsync(process, context, lease.Objects[index], ct).ConfigureAwait(false))
+            .ConfigureAwait(false);
 
         if (job.Kind == JobKind.Rekey)
         {
@@ -216,7 +200,11 @@ public sealed partial class BatchProcessor
         }
 
         return new ObjectResult(
-            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples);
+            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, content.ETag, outputETag, content.Length, protect.ClippedSamples)
+        {
+            BytesRead = content.Length,
+            BytesWritten = content.Data.Length,
+        };
     }
 
     // A source that changes while it is read is read again from the start, this many times in all.
@@ -287,6 +275,11 @@ public sealed partial class BatchProcessor
             }
 
             ProtectionRegion? region = context.Spec.PlanRegion(layout, context.Patch, job.Parameters);
+            if (ShouldStream(context, reader, layout, region))
+            {
+                return await ProtectStreamedAsync(context, item, reader, layout, cancellationToken).ConfigureAwait(false);
+            }
+
             return region is null
                 ? await ProtectWholeAsync(context, item, reader, layout.FrameCount, cancellationToken).ConfigureAwait(false)
                 : await ProtectRegionAsync(context, item, reader, layout, region, cancellationToken).ConfigureAwait(false);
@@ -421,6 +414,27 @@ public sealed partial class BatchProcessor
             BytesRead = reader.BytesRead,
             BytesWritten = data.Length,
         };
+    }
+
+    // One object under its own span, counted by the observer when it ends.
+    private async Task<ObjectResult> ProcessTracedAsync(
+        Func<BatchContext, BatchObject, CancellationToken, Task<ObjectResult>> process, BatchContext context, BatchObject item, CancellationToken cancellationToken)
+    {
+        using ObjectTelemetry telemetry = ObjectTelemetry.Start(item);
+        ObjectResult result;
+        try
+        {
+            result = await process(context, item, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            telemetry.Fail(e);
+            throw;
+        }
+
+        telemetry.Complete(result);
+        _observer.ObjectCompleted(result);
+        return result;
     }
 
     // What a store may buffer to write a patched copy: a short object whole, or one uploaded part of a multipart upload.

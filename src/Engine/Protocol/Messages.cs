@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using PosCuda.Shared.Ledger;
 
 namespace PosCuda.Engine.Protocol;
@@ -22,7 +23,18 @@ public interface IClassMessage : IEngineMessage
 /// <param name="WorkerId">The worker's name in the ledger (node and slot).</param>
 /// <param name="LeaseSeconds">How long the lease lasts before it must be renewed.</param>
 /// <param name="TraceParent">The W3C traceparent of the asking worker's context, if traced.</param>
-public sealed record RequestBatch(Guid JobId, string Label, string WorkerId, double LeaseSeconds, string? TraceParent) : IClassMessage;
+/// <param name="MergeUpTo">
+/// Objects the worker takes in one lease: the shard merges further never-attempted batches of the class into the claimed one up to
+/// this many; 0 takes one batch as planned. A GPU worker asks for more, so its engine gets larger launches. Left out of the JSON
+/// when 0, so a CPU worker's request reads the same to a node of an earlier release.
+/// </param>
+public sealed record RequestBatch(
+    Guid JobId,
+    string Label,
+    string WorkerId,
+    double LeaseSeconds,
+    string? TraceParent,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int MergeUpTo = 0) : IClassMessage;
 
 /// <summary>A worker still holds a batch of this class (sent with every lease renewal), so a restarted shard watches it again.</summary>
 public sealed record StillHolding(Guid JobId, string Label, long BatchId, Guid LeaseToken, int Attempt, string WorkerId) : IClassMessage;

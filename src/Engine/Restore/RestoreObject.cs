@@ -1,5 +1,4 @@
 using PosCuda.Engine.Processing;
-using PosCuda.Engine.Rekey;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;

@@ -11,7 +11,22 @@ public interface IBatchDispatchLedger
 
     /// <summary>Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> (what a class shard hands out).</summary>
     /// <returns>The lease, or null when that class has nothing claimable now.</returns>
-    Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken);
+    Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken)
+        => ClaimClassBatchAsync(workerId, leaseDuration, jobId, label, mergeUpTo: 0, cancellationToken);
+
+    /// <summary>
+    /// Claims the next pending batch of class <paramref name="label"/> of job <paramref name="jobId"/> and, when it holds fewer than
+    /// <paramref name="mergeUpTo"/> objects, merges further pending batches of that class that were never attempted into it, in batch
+    /// order, while the total stays within <paramref name="mergeUpTo"/> and their keys within 1 MiB (a grant carries every key in one
+    /// message): one lease over more objects (what a GPU worker asks for).
+    /// </summary>
+    /// <remarks>
+    /// The merged batches' objects move into the claimed batch and their rows go, in the claim's transaction; a batch that failed
+    /// before keeps its own attempt count: it is neither merged into another nor grown when it is claimed again. With <paramref name="mergeUpTo"/> 0 (or at most the claimed batch's
+    /// size) it is the plain claim.
+    /// </remarks>
+    /// <returns>The lease, or null when that class has nothing claimable now.</returns>
+    Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, int mergeUpTo, CancellationToken cancellationToken);
 
     /// <summary>Puts batches with expired leases back in play; dead-letters those that reached the job's attempt limit.</summary>
     Task<MaintenanceResult> RescueExpiredLeasesAsync(CancellationToken cancellationToken);

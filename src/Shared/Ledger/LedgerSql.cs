@@ -23,6 +23,12 @@ internal sealed record LedgerSql
     /// <summary>Returns a job's state (<c>@job</c>), locking its row where the database can, so planning calls of one job queue.</summary>
     public required string PlanningState { get; init; }
 
+    /// <summary>
+    /// The batches a claim of batch <c>@batch</c> may merge: pending, never attempted, same job (<c>@job</c>) and class (<c>@label</c>),
+    /// in batch order, locked where the database locks rows: batch_id, object_count, the UTF-8 bytes of its objects' keys.
+    /// </summary>
+    public required string MergeCandidates { get; init; }
+
     /// <summary>Returns each class's newest planned batch of <c>@job</c>: label, batch_id, object_count.</summary>
     public required string OpenBatches { get; init; }
 

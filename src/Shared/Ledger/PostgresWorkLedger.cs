@@ -93,6 +93,15 @@ public sealed class PostgresWorkLedger : SqlWorkLedger
 
         // Planning calls of one job (from any node) queue on its row.
         PlanningState = "SELECT state FROM jobs WHERE job_id = @job FOR UPDATE",
+        // Rows another claim holds are skipped, as the claim itself skips them.
+        MergeCandidates = """
+            SELECT b.batch_id, b.object_count,
+                (SELECT COALESCE(sum(octet_length(o.key)), 0) FROM objects o WHERE o.batch_id = b.batch_id)::bigint
+            FROM batches b
+            WHERE b.state = 'pending' AND b.job_id = @job AND b.label = @label AND b.attempts = 0 AND b.batch_id <> @batch
+            ORDER BY b.batch_id LIMIT 256
+            FOR UPDATE OF b SKIP LOCKED
+            """,
         OpenBatches = """
             SELECT DISTINCT ON (label) label, batch_id, object_count FROM batches
             WHERE job_id = @job AND state = 'planned' ORDER BY label, batch_id DESC

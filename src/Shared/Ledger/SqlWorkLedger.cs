@@ -35,6 +35,21 @@ public abstract class SqlWorkLedger : IWorkLedger
             AND mode = @mode AND key_id = @key_id AND key_version = @key_version
         """;
 
+    /// <summary>
+    /// The most bytes of object keys a merged lease holds: its grant carries every key to the worker in one message, which must
+    /// stay well inside the engine's 4 MiB frame (S3 keys run to 1 KiB each; a batch as planned is never cut).
+    /// </summary>
+    internal const long MergeKeyBytes = 1L << 20;
+
+    // A merge (see MergeIntoAsync): the objects of batch @from move to batch @into, @from's row goes, @into grows by @n.
+    private const string MoveObjectsSql = "UPDATE objects SET batch_id = @into WHERE batch_id = @from";
+    private const string DropBatchSql = "DELETE FROM batches WHERE batch_id = @from AND state = 'pending' AND attempts = 0";
+    private const string GrowBatchSql = "UPDATE batches SET object_count = object_count + @n WHERE batch_id = @batch";
+
+    /// <summary>The pending objects of batch <c>@batch</c>: object_id, key, size, source_etag, by key.</summary>
+    private protected const string PendingObjectsSql =
+        "SELECT object_id, key, size, source_etag FROM objects WHERE batch_id = @batch AND status = 'pending' ORDER BY key";
+
     private const string PlannedLabelsSql = "SELECT label, count(*) FROM batches WHERE job_id = @job GROUP BY label ORDER BY label";
 
     private readonly LedgerSql _sql;
@@ -232,16 +247,23 @@ public abstract class SqlWorkLedger : IWorkLedger
 
     /// <inheritdoc />
     public Task<BatchLease?> ClaimBatchAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, CancellationToken cancellationToken)
-        => ClaimLeaseAsync(workerId, leaseDuration, jobId, null, cancellationToken);
+        => ClaimLeaseAsync(workerId, leaseDuration, jobId, null, mergeUpTo: 0, cancellationToken);
 
     /// <inheritdoc />
     public Task<BatchLease?> ClaimClassBatchAsync(string workerId, TimeSpan leaseDuration, Guid jobId, string label, CancellationToken cancellationToken)
+        => ClaimClassBatchAsync(workerId, leaseDuration, jobId, label, mergeUpTo: 0, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<BatchLease?> ClaimClassBatchAsync(
+        string workerId, TimeSpan leaseDuration, Guid jobId, string label, int mergeUpTo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(label);
-        return ClaimLeaseAsync(workerId, leaseDuration, jobId, label, cancellationToken);
+        ArgumentOutOfRangeException.ThrowIfNegative(mergeUpTo);
+        return ClaimLeaseAsync(workerId, leaseDuration, jobId, label, mergeUpTo, cancellationToken);
     }
 
-    private Task<BatchLease?> ClaimLeaseAsync(string workerId, TimeSpan leaseDuration, Guid? jobId, string? label, CancellationToken cancellationToken)
+    private Task<BatchLease?> ClaimLeaseAsync(
+        string workerId, TimeSpan leaseDuration, Guid? jobId, string? label, int mergeUpTo, CancellationToken cancellationToken)
     {
         LedgerGuards.Claim(workerId, leaseDuration);
         var token = Guid.CreateVersion7();
@@ -252,10 +274,80 @@ public abstract class SqlWorkLedger : IWorkLedger
                 return null;
             }
 
+            // A retried batch is not grown: should it fail again, the objects merged into it would share its attempt count.
+            if (mergeUpTo > claimed.Objects.Count && claimed.Attempt == 1)
+            {
+                claimed = await MergeIntoAsync(connection, transaction!, claimed, mergeUpTo, ct);
+            }
+
             var definition = await GetDefinitionAsync(connection, transaction, claimed.JobId, ct);
             return new BatchLease(
                 claimed.JobId, definition, claimed.BatchId, claimed.Label, token, claimed.Attempt, claimed.ExpiresAt, claimed.Objects);
-        }, atomic: false, cancellationToken);
+        }, atomic: mergeUpTo > 0, cancellationToken);
+    }
+
+    // Moves the objects of the class's next never-attempted pending batches into the claimed one while they fit, drops their rows,
+    // and reads the claimed batch's pending objects again. Runs inside the claim's transaction.
+    private async Task<ClaimedBatch> MergeIntoAsync(
+        DbConnection connection, DbTransaction transaction, ClaimedBatch claimed, int mergeUpTo, CancellationToken ct)
+    {
+        int room = mergeUpTo - claimed.Objects.Count;
+        long keyRoom = MergeKeyBytes - claimed.Objects.Sum(o => (long)System.Text.Encoding.UTF8.GetByteCount(o.Key));
+        var merged = new List<long>();
+        int moved = 0;
+        long keyBytes = 0;
+        await using (var candidates = Command(connection, transaction, _sql.MergeCandidates)
+            .With("@job", Id(claimed.JobId)).With("@label", claimed.Label).With("@batch", claimed.BatchId))
+        await using (var reader = await candidates.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                int count = reader.GetInt32(1);
+                long keys = reader.GetInt64(2);
+                if (moved + count > room || keyBytes + keys > keyRoom)
+                {
+                    break;
+                }
+
+                merged.Add(reader.GetInt64(0));
+                moved += count;
+                keyBytes += keys;
+            }
+        }
+
+        if (merged.Count == 0)
+        {
+            return claimed;
+        }
+
+        await using (var move = Command(connection, transaction, MoveObjectsSql).With("@into", claimed.BatchId).With("@from", 0L))
+        await using (var drop = Command(connection, transaction, DropBatchSql).With("@from", 0L))
+        {
+            foreach (long from in merged)
+            {
+                move.Parameters["@from"].Value = from;
+                await move.ExecuteNonQueryAsync(ct);
+                drop.Parameters["@from"].Value = from;
+                await drop.ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        await using (var grow = Command(connection, transaction, GrowBatchSql).With("@batch", claimed.BatchId).With("@n", moved))
+        {
+            await grow.ExecuteNonQueryAsync(ct);
+        }
+
+        var objects = new List<BatchObject>(claimed.Objects.Count + moved);
+        await using (var read = Command(connection, transaction, PendingObjectsSql).With("@batch", claimed.BatchId))
+        await using (var reader = await read.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                objects.Add(new BatchObject(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+            }
+        }
+
+        return claimed with { Objects = objects };
     }
 
     /// <inheritdoc />

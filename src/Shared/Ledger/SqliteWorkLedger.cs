@@ -36,7 +36,14 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
 
     private const string ClaimClassSql = ClaimHead + " AND job_id = @job AND label = @label" + ClaimTail;
 
-    private const string ClaimedObjectsSql = "SELECT object_id, key, size, source_etag FROM objects WHERE batch_id = @batch AND status = 'pending' ORDER BY key";
+    // The write transaction holds the database lock: no row lock to take.
+    private const string MergeCandidatesSql = """
+        SELECT b.batch_id, b.object_count,
+            (SELECT coalesce(sum(length(CAST(o.key AS BLOB))), 0) FROM objects o WHERE o.batch_id = b.batch_id)
+        FROM batches b
+        WHERE b.state = 'pending' AND b.job_id = @job AND b.label = @label AND b.attempts = 0 AND b.batch_id <> @batch
+        ORDER BY b.batch_id LIMIT 256
+        """;
 
     // Every result in one statement over a JSON array ([id, status, reason, key version, source etag,
     // output etag, bytes, clipped] per object), as the PostgreSQL ledger does with arrays. The unary + keeps
@@ -81,6 +88,7 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
         PlanningState = "SELECT state FROM jobs WHERE job_id = @job",
 
         // SQLite returns the other columns of the row that holds max(batch_id): each class's newest planned batch.
+        MergeCandidates = MergeCandidatesSql,
         OpenBatches = "SELECT label, max(batch_id), object_count FROM batches WHERE job_id = @job AND state = 'planned' GROUP BY label",
         StartJob = $"UPDATE jobs SET state = 'running', started_at = {Now} WHERE job_id = @job",
         ListJobs = $"SELECT {LedgerRows.JobColumns} FROM jobs ORDER BY created_at DESC, rowid DESC",
@@ -276,7 +284,7 @@ public sealed class SqliteWorkLedger : SqlWorkLedger
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)), []);
         }
 
-        await using (var read = Command(connection, transaction, ClaimedObjectsSql).With("@batch", claimed.BatchId))
+        await using (var read = Command(connection, transaction, PendingObjectsSql).With("@batch", claimed.BatchId))
         await using (var reader = await read.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))

@@ -26,4 +26,11 @@ public interface IProtectionSpec
     /// <exception cref="NotSupportedException">The spec plans no regions.</exception>
     ProtectResult ProtectRegion(Span<byte> window, ProtectionRegion region, WavLayout layout, ClassPatch patch, ProtectionParameters parameters)
         => throw new NotSupportedException($"{Name} protects whole clips only.");
+
+    /// <summary>
+    /// Opens a step-by-step protection of a clip of <paramref name="layout"/> whose steps change about
+    /// <paramref name="stepFrames"/> frames each (as the spec's own units allow), or null when the spec cannot stream.
+    /// </summary>
+    /// <remarks>A recording of any length is protected this way in memory bounded by the step, not by the clip.</remarks>
+    ProtectionStream? OpenStream(WavLayout layout, ClassPatch patch, ProtectionParameters parameters, long stepFrames) => null;
 }

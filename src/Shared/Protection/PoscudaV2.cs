@@ -118,4 +118,26 @@ public sealed class PoscudaV2 : IProtectionSpec
             ArrayPool<double>.Shared.Return(y);
         }
     }
+
+    /// <inheritdoc/>
+    /// <remarks>Steps of whole groups of 512 STFT frames (at least one, as many as fit in <paramref name="stepFrames"/>).</remarks>
+    public ProtectionStream OpenStream(WavLayout layout, ClassPatch patch, ProtectionParameters parameters, long stepFrames)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(patch);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepFrames, 1);
+        CheckCode(patch, parameters);
+        return new SpectralCodeStream(layout, SpectralCodeFilter.For(layout.SampleRate, patch.Code, parameters.Code), stepFrames);
+    }
+
+    private static void CheckCode(ClassPatch patch, ProtectionParameters parameters)
+    {
+        if (patch.Code.Length != parameters.Code.Weight)
+        {
+            throw new ArgumentException(
+                $"The patch has a code of {patch.Code.Length} slots but the parameters say {parameters.Code.Weight}; it was derived with other parameters.",
+                nameof(patch));
+        }
+    }
 }

@@ -158,9 +158,85 @@ public sealed class SpectralCodeFilter
             for (long first = 0; first < frameCount; first += GroupFrames)
             {
                 int frames = (int)Math.Min(GroupFrames, frameCount - first);
-                ProcessGroup(x, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
+                ProcessGroup(x, 0, n, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
                     codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength), split);
             }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(re);
+            ArrayPool<double>.Shared.Return(im);
+            ArrayPool<double>.Shared.Return(codedRe);
+            ArrayPool<double>.Shared.Return(codedIm);
+            ArrayPool<double>.Shared.Return(cells);
+            ArrayPool<double>.Shared.Return(sorted);
+            ArrayPool<double>.Shared.Return(split);
+        }
+    }
+
+    /// <summary>The STFT frames of a clip of <paramref name="clipLength"/> samples: <c>ceil(N/H) + 1</c>, none for an empty clip.</summary>
+    public long FrameCount(long clipLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(clipLength);
+        return clipLength == 0 ? 0 : ((clipLength + Hop - 1) / Hop) + 1;
+    }
+
+    /// <summary>The samples <c>[First, End)</c>, inside the clip, that the frames of group <paramref name="group"/> read and change.</summary>
+    public (long First, long End) GroupSamples(long group, long clipLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfNegative(clipLength);
+        long firstFrame = group * GroupFrames;
+        long lastFrame = Math.Min(firstFrame + GroupFrames, FrameCount(clipLength)) - 1;
+        return (Math.Clamp((firstFrame - 1) * Hop, 0, clipLength), Math.Clamp((lastFrame + 1) * Hop, 0, clipLength));
+    }
+
+    /// <summary>
+    /// Adds into <paramref name="perturbation"/> what the frames of group <paramref name="group"/> contribute to it, frame
+    /// by frame in ascending order, as <see cref="Perturbation"/> does for that group of the whole clip.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="x"/> and <paramref name="perturbation"/> hold the clip's samples from <paramref name="origin"/>
+    /// on, covering at least <see cref="GroupSamples"/>; the clip has <paramref name="clipLength"/> samples. Groups taken
+    /// in ascending order over one perturbation (each sample starting at 0) give <see cref="Perturbation"/>'s values bit
+    /// for bit, so a long clip can be processed a few groups at a time.
+    /// </remarks>
+    public void AddGroupPerturbation(ReadOnlySpan<double> x, long origin, long clipLength, long group, Span<double> perturbation)
+    {
+        if (perturbation.Length != x.Length)
+        {
+            throw new ArgumentException("The perturbation must be as long as the samples.", nameof(perturbation));
+        }
+
+        long frameCount = FrameCount(clipLength);
+        long first = group * GroupFrames;
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(first, Math.Max(frameCount, 1), nameof(group));
+        (long from, long to) = GroupSamples(group, clipLength);
+        if (origin > from || origin + x.Length < to)
+        {
+            throw new ArgumentException($"The samples [{origin}, {origin + x.Length}) do not cover the group's [{from}, {to}).", nameof(x));
+        }
+
+        int c = _codedBins.Length;
+        if (frameCount == 0 || c == 0)
+        {
+            return;
+        }
+
+        int l = FrameLength;
+        int frames = (int)Math.Min(GroupFrames, frameCount - first);
+        double[] re = ArrayPool<double>.Shared.Rent(l);
+        double[] im = ArrayPool<double>.Shared.Rent(l);
+        double[] codedRe = ArrayPool<double>.Shared.Rent(frames * c);
+        double[] codedIm = ArrayPool<double>.Shared.Rent(frames * c);
+        double[] cells = ArrayPool<double>.Shared.Rent(frames * CodeLength);
+        double[] sorted = ArrayPool<double>.Shared.Rent(frames * CodeLength);
+        double[] split = ArrayPool<double>.Shared.Rent(6 * ((l / 2) + 1));
+        try
+        {
+            ProcessGroup(x, origin, clipLength, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
+                codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength), split);
         }
         finally
         {
@@ -197,9 +273,11 @@ public sealed class SpectralCodeFilter
         return double.PositiveInfinity;
     }
 
+    // x and perturbation hold the clip's samples from origin on (all those the group's frames cover); the clip has
+    // clipLength samples.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProcessGroup(
-        ReadOnlySpan<double> x, Span<double> perturbation, long firstFrame, int frames,
+        ReadOnlySpan<double> x, long origin, long clipLength, Span<double> perturbation, long firstFrame, int frames,
         Span<double> re, Span<double> im, double[] codedRe, double[] codedIm, Span<double> cells, Span<double> sorted, double[] split)
     {
         int l = FrameLength;
@@ -215,10 +293,10 @@ public sealed class SpectralCodeFilter
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
-            Load(x, firstFrame + f, re);
+            Load(x, origin, clipLength, firstFrame + f, re);
             if (pair)
             {
-                Load(x, firstFrame + f + 1, im);
+                Load(x, origin, clipLength, firstFrame + f + 1, im);
             }
             else
             {
@@ -258,11 +336,21 @@ public sealed class SpectralCodeFilter
             bool pair = f + 1 < frames;
             Attenuation(f, pair, cells, codedRe, codedIm, re, im);
             _fft.TransformPermuted(re, im, inverse: true);
-            Add(re, scale, firstFrame + f, perturbation);
+            Add(re, scale, origin, clipLength, firstFrame + f, perturbation);
             if (pair)
             {
-                Add(im, scale, firstFrame + f + 1, perturbation);
+                Add(im, scale, origin, clipLength, firstFrame + f + 1, perturbation);
             }
+        }
+    }
+
+    // The pointer loops' guard: the frame's samples [start + from, start + to) must lie in the span that holds the
+    // clip's samples from origin on (ProcessGroup's callers promise it; a broken promise throws, never reads past).
+    private static void CheckCovered(int length, long origin, long start, int from, int to)
+    {
+        if (to > from && (start + from - origin < 0 || start + to - origin > length))
+        {
+            throw new ArgumentException($"The samples [{origin}, {origin + length}) do not cover the frame's [{start + from}, {start + to}).");
         }
     }
 
@@ -310,14 +398,16 @@ public sealed class SpectralCodeFilter
         }
     }
 
-    // Frame t's windowed samples, x[(t-1)H + i] * win[i] (0 outside the clip), each at its bit-reversed place rev(i).
+    // Frame t's windowed samples, x[(t-1)H + i] * win[i] (0 outside the clip), each at its bit-reversed place rev(i);
+    // x holds the clip's samples from origin on.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void Load(ReadOnlySpan<double> x, long frame, Span<double> destination)
+    private unsafe void Load(ReadOnlySpan<double> x, long origin, long clipLength, long frame, Span<double> destination)
     {
         long start = (frame - 1) * Hop;
         int l = FrameLength;
         int from = (int)Math.Clamp(-start, 0, l);
-        int to = (int)Math.Clamp(x.Length - start, from, l);
+        int to = (int)Math.Clamp(clipLength - start, from, l);
+        CheckCovered(x.Length, origin, start, from, to);
         if (from > 0 || to < l)
         {
             destination.Clear();
@@ -326,7 +416,7 @@ public sealed class SpectralCodeFilter
         fixed (double* samples = x, window = _window, output = destination)
         fixed (int* reversed = _fft.BitReversed)
         {
-            double* frameSamples = samples + start;
+            double* frameSamples = samples + (start - origin);
             for (int i = from; i < to; i++)
             {
                 output[reversed[i]] = frameSamples[i] * window[i];
@@ -337,15 +427,16 @@ public sealed class SpectralCodeFilter
     // p[(t-1)H + i] += win[i] * (q[i] * (1/L)) over the samples inside the clip: the inverse transform's scaling, then
     // the window, exactly as the spec orders them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void Add(ReadOnlySpan<double> q, double scale, long frame, Span<double> perturbation)
+    private unsafe void Add(ReadOnlySpan<double> q, double scale, long origin, long clipLength, long frame, Span<double> perturbation)
     {
         long start = (frame - 1) * Hop;
         int l = FrameLength;
         int from = (int)Math.Clamp(-start, 0, l);
-        int to = (int)Math.Clamp(perturbation.Length - start, from, l);
+        int to = (int)Math.Clamp(clipLength - start, from, l);
+        CheckCovered(perturbation.Length, origin, start, from, to);
         fixed (double* samples = perturbation, window = _window, values = q)
         {
-            double* p = samples + start;
+            double* p = samples + (start - origin);
             int i = from;
             if (Vector512.IsHardwareAccelerated)
             {

@@ -33,4 +33,18 @@ public interface IObjectStore : IAsyncDisposable
     Task<PatchedWrite> PutPatchedAsync(
         string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes atomically, under <paramref name="key"/>, a copy of <paramref name="source"/> with <paramref name="patches"/>
+    /// replacing its bytes, the patches taken one at a time; the copy is of the version the reader was opened at, or the write fails.
+    /// </summary>
+    /// <remarks>
+    /// For a change that spans the whole object (a spec that changes every sample of a long recording): the patches come
+    /// in ascending order without overlapping, and each one's bytes need stay valid only until the next is asked for, so
+    /// the caller holds one window at a time. Bytes between and after the patches are copied from the source.
+    /// </remarks>
+    /// <exception cref="SourceChangedException">The source changed since the reader was opened; nothing was written.</exception>
+    Task<PatchedWrite> PutStreamedAsync(
+        string key, ObjectReader source, IAsyncEnumerable<ObjectPatch> patches, IReadOnlyDictionary<string, string> metadata,
+        CancellationToken cancellationToken);
 }

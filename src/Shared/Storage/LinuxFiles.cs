@@ -212,6 +212,39 @@ internal static partial class LinuxFiles
         return 0;
     }
 
+    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="source"/> to the same offset of <paramref name="destination"/> in the kernel (<c>copy_file_range</c>).</summary>
+    /// <returns>0, or the errno (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP: copy some other way from <c>offset + copied</c>).</returns>
+    public static unsafe int CopyRangeAt(SafeFileHandle source, SafeFileHandle destination, long offset, long length, out long copied)
+    {
+        copied = 0;
+        int from = (int)source.DangerousGetHandle();
+        int to = (int)destination.DangerousGetHandle();
+        long inOffset = offset;
+        long outOffset = offset;
+        while (copied < length)
+        {
+            nint n = CopyFileRangeNative(from, &inOffset, to, &outOffset, (nuint)Math.Min(length - copied, 1L << 30), 0);
+            if (n > 0)
+            {
+                copied += n;
+                continue;
+            }
+
+            if (n == 0)
+            {
+                return EINVAL; // The source ended early (it shrank): let the caller's check find out why.
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                return errno;
+            }
+        }
+
+        return 0;
+    }
+
     /// <summary>Renames <paramref name="from"/> over <paramref name="to"/> (both in <paramref name="folder"/>) atomically.</summary>
     /// <returns>0, or the errno.</returns>
     public static int Rename(int folder, string from, string to) =>

@@ -386,51 +386,61 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
                 await EnsureUnchangedAsync((S3ObjectReader)source, cancellationToken).ConfigureAwait(false);
             }
 
-            var complete = new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartETags = etags };
-            if (condition is not null)
-            {
-                await EnsureConditionAsync(key, condition, cancellationToken).ConfigureAwait(false);
-                if (condition.IfMatch is { } match)
-                {
-                    complete.IfMatch = "\"" + match + "\"";
-                }
-                else
-                {
-                    complete.IfNoneMatch = "*";
-                }
-            }
-
-            CompleteMultipartUploadResponse done;
-            try
-            {
-                done = await ExecuteAsync(
-                    "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
-            }
-            catch (PosCudaException e) when (condition is not null && e.InnerException is AmazonS3Exception
-                { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict } or AmazonS3Exception { ErrorCode: "NoSuchKey" })
-            {
-                // 412: the destination is no longer what the condition names; 409: a concurrent conditional write won.
-                throw new PreconditionFailedException(key, condition, e);
-            }
-
+            string? done = await CompleteUploadAsync(key, uploadId, etags, condition, cancellationToken).ConfigureAwait(false);
             completed = true;
-            return new PatchedWrite(Unquote(done.ETag), written, copied);
+            return new PatchedWrite(done, written, copied);
         }
         finally
         {
             if (!completed)
             {
-                try
-                {
-                    await _client.AbortMultipartUploadAsync(
-                        new AbortMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId },
-                        CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
-                {
-                    // The upload is left for the bucket's lifecycle rule to clean; the original error is what matters.
-                }
+                await AbortUploadAsync(fullKey, uploadId).ConfigureAwait(false);
             }
+        }
+    }
+
+    // Completes a multipart upload, landing only where condition holds (null: unconditionally); returns its ETag.
+    private async Task<string?> CompleteUploadAsync(string key, string uploadId, List<PartETag> etags, WriteCondition? condition, CancellationToken cancellationToken)
+    {
+        var complete = new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = _location.Prefix + key, UploadId = uploadId, PartETags = etags };
+        if (condition is not null)
+        {
+            await EnsureConditionAsync(key, condition, cancellationToken).ConfigureAwait(false);
+            if (condition.IfMatch is { } match)
+            {
+                complete.IfMatch = "\"" + match + "\"";
+            }
+            else
+            {
+                complete.IfNoneMatch = "*";
+            }
+        }
+
+        try
+        {
+            CompleteMultipartUploadResponse done = await ExecuteAsync(
+                "PUT", key, token => _client.CompleteMultipartUploadAsync(complete, token), cancellationToken).ConfigureAwait(false);
+            return Unquote(done.ETag);
+        }
+        catch (PosCudaException e) when (condition is not null && e.InnerException is AmazonS3Exception
+            { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict } or AmazonS3Exception { ErrorCode: "NoSuchKey" })
+        {
+            // 412: the destination is no longer what the condition names; 409: a concurrent conditional write won.
+            throw new PreconditionFailedException(key, condition, e);
+        }
+    }
+
+    private async Task AbortUploadAsync(string fullKey, string uploadId)
+    {
+        try
+        {
+            await _client.AbortMultipartUploadAsync(
+                new AbortMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId },
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            // The upload is left for the bucket's lifecycle rule to clean; the original error is what matters.
         }
     }
 

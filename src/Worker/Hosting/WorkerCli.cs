@@ -34,6 +34,17 @@ public static class WorkerCli
             Description = "On SIGTERM, how long to finish the batches in hand before giving them back.",
             DefaultValueFactory = _ => 120,
         }.Positive();
+        var claimOption = new Option<int?>("--claim-objects")
+        {
+            Description = $"Objects a slot takes in one lease, merging a class's untried batches (default: each batch as planned; {WorkerSettings.GpuClaimObjects} on a GPU node, for larger launches).",
+        };
+        claimOption.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 0)
+            {
+                r.AddError("--claim-objects must be 0 (each batch as planned) or more.");
+            }
+        });
         var idOption = new Option<string?>("--worker-id") { Description = "This node's name in the ledger (default: host/pid)." };
         var deviceOption = DeviceOption.Create();
         var endpointOption = new Option<string?>("--s3-endpoint") { Description = "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)." };
@@ -42,7 +53,7 @@ public static class WorkerCli
         var root = new RootCommand("poscuda-worker: a worker node of the cluster; asks the class shards for batches and protects their objects.")
         {
             ledgerOption, keyringOption, vaultOption, slotsOption, concurrencyOption, leaseOption, drainOption, idOption, deviceOption, endpointOption, pathStyleOption,
-            memoryLimitOption,
+            memoryLimitOption, claimOption,
         };
         cluster.AddTo(root);
 
@@ -124,7 +135,10 @@ public static class WorkerCli
                     parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
                     parse.GetValue(slotsOption),
                     parse.GetValue(concurrencyOption),
-                    TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
+                    TimeSpan.FromSeconds(parse.GetValue(leaseOption)))
+                {
+                    ClaimObjects = ClaimObjects(parse, PatchEngines.IsGpu(engine)),
+                };
                 await using IWorkLedger ledger = WorkLedger.Open(ledgerLocation);
                 await ledger.MigrateAsync(CancellationToken.None).ConfigureAwait(false);
                 await using var stores = new ObjectStoreCache(new ObjectStoreOptions(parse.GetValue(endpointOption), parse.GetValue(pathStyleOption)));
@@ -135,9 +149,10 @@ public static class WorkerCli
                         budget: new MemoryBudget(parse.GetValue(memoryLimitOption))),
                     logger);
                 logger.LogInformation(
-                    "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}",
+                    "Worker {WorkerId} joining the cluster ({Seeds}) as {Roles}: key {KeyId}, {Slots} slots, {Concurrency} objects in flight, engine {Engine}, {Claim}",
                     settings.WorkerId, string.Join(", ", clusterSettings.SeedNodes), string.Join("+", clusterSettings.Roles), keyring.KeyId, settings.Slots,
-                    settings.Concurrency, engine.Name);
+                    settings.Concurrency, engine.Name,
+                    settings.ClaimObjects == 0 ? "batches as planned" : $"up to {settings.ClaimObjects} objects a lease");
                 EngineNode node = await EngineNode.StartClusterAsync(
                     clusterSettings, ledger, null, new EngineNode.WorkerParts(settings, runner), CancellationToken.None).ConfigureAwait(false);
                 logger.LogInformation("Worker {WorkerId} is up at {Address}", settings.WorkerId, node.Address);
@@ -149,6 +164,9 @@ public static class WorkerCli
                 return 1;
             }
         }
+
+        // A GPU node takes larger leases unless told otherwise; a CPU node takes each batch as planned.
+        int ClaimObjects(ParseResult parse, bool onGpu) => parse.GetValue(claimOption) ?? (onGpu ? WorkerSettings.GpuClaimObjects : 0);
 
         // The keyring is named, not read: it is a mounted secret where the node runs, not where its manifest is checked.
         async Task<int> CheckConfigAsync(ParseResult parse, ClusterSettings clusterSettings, string ledgerLocation, string device)
@@ -169,7 +187,10 @@ public static class WorkerCli
                 parse.GetValue(idOption) ?? WorkerSettings.DefaultWorkerId(),
                 parse.GetValue(slotsOption),
                 parse.GetValue(concurrencyOption),
-                TimeSpan.FromSeconds(parse.GetValue(leaseOption)));
+                TimeSpan.FromSeconds(parse.GetValue(leaseOption)))
+            {
+                ClaimObjects = ClaimObjects(parse, PatchEngines.Parse(device) == PatchDevice.Cuda),
+            };
             string report = NodeConfigReport.Write("poscuda-worker", clusterSettings, ledger, json =>
             {
                 json.WriteString("keyring", Path.GetFullPath(parse.GetRequiredValue(keyringOption)));
@@ -177,6 +198,7 @@ public static class WorkerCli
                 json.WriteNumber("slots", settings.Slots);
                 json.WriteNumber("concurrency", settings.Concurrency);
                 json.WriteNumber("leaseSeconds", settings.LeaseDuration.TotalSeconds);
+                json.WriteNumber("claimObjects", settings.ClaimObjects);
                 json.WriteString("s3Endpoint", parse.GetValue(endpointOption));
                 json.WriteString("device", device);
             });

@@ -77,19 +77,25 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
     [Fact]
     public async Task Run_WorkerOnTheIlgpuEngine_GathersEachBatchAndWritesWhatTheSpecSays()
     {
-        // The ILGPU engine (on ILGPU's CPU accelerator here) prefers batches: each batch's patches go through one engine call.
-        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 25);
+        // The ILGPU engine (on ILGPU's CPU accelerator here) prefers batches: each batch's patches go through one engine call. Told to
+        // take 10 objects a lease (a GPU node's default is larger), it merges each class's planned batches of 5 two by two.
+        await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
+        int planned = (await job.StatusAsync()).Classes.Sum(c => c.PendingBatches);
         job.StartCoordinator("coordinator");
-        ChildProcess worker = job.StartWorker("worker-ilgpu", null, 4, "--device", "ilgpu-cpu");
+        ChildProcess worker = job.StartWorker("worker-ilgpu", null, 4, "--device", "ilgpu-cpu", "--claim-objects", "10");
 
         string joining = await worker.WaitForOutputAsync(line => line.Contains("joining the cluster", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(120));
 
         // No GPU: the worker role only, never gpu.
         Assert.Contains("as worker:", joining, StringComparison.Ordinal);
-        Assert.Contains("engine ilgpu-cpu", joining, StringComparison.Ordinal);
+        Assert.Contains("engine ilgpu-cpu, up to 10 objects a lease", joining, StringComparison.Ordinal);
         StatusCommand.Totals totals = StatusCommand.Summarise(status);
         Assert.Equal((100, 100, 0L), (totals.Objects, totals.Done, totals.Failed + totals.Dead));
+        int leases = status.Classes.Sum(c => c.DoneBatches);
+        Output.WriteLine($"{planned} batches planned, {leases} leases of up to 10 objects");
+        Assert.Equal(status.Classes.Sum(c => (int)Math.Ceiling(c.Objects / 5.0)), planned);
+        Assert.Equal(status.Classes.Sum(c => (int)Math.Ceiling(c.Objects / 10.0)), leases);
         await job.AssertOutputsAsync();
         await job.AssertMetadataAsync();
     }

@@ -40,6 +40,22 @@ public sealed class ClassShardTests(ITestOutputHelper output) : LedgerTestKit(na
     }
 
     [Fact]
+    public async Task RequestWithMergeUpTo_GrantsOneLeaseOverSeveralPlannedBatches()
+    {
+        IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "a"), Ledger));
+
+        shard.Tell(new RequestBatch(_job, "a", "gpu/slot-0", 60, null, MergeUpTo: 4), TestActor);
+        BatchGranted merged = await ExpectMsgAsync<BatchGranted>(TimeSpan.FromSeconds(10));
+        shard.Tell(new RequestBatch(_job, "a", "gpu/slot-0", 60, null, MergeUpTo: 4), TestActor);
+        BatchGranted last = await ExpectMsgAsync<BatchGranted>(TimeSpan.FromSeconds(10));
+
+        Assert.Equal((4, 2), (merged.Objects.Count, last.Objects.Count)); // 2+2 merged; the third batch alone is what is left
+        Assert.Equal(6, merged.Objects.Concat(last.Objects).Select(o => o.Key).Distinct(StringComparer.Ordinal).Count());
+        ClassStatus a = Assert.Single((await Ledger.GetJobStatusAsync(_job, CancellationToken.None))!.Classes, c => c.Label == "a");
+        Assert.Equal((2, 0), (a.LeasedBatches, a.PendingBatches));
+    }
+
+    [Fact]
     public async Task WorkerThatDies_ItsBatchIsGivenBackAtOnceAndCounted()
     {
         IActorRef shard = Sys.ActorOf(ClassShard.Props(ClassShardIds.EntityId(_job, "b"), Ledger));

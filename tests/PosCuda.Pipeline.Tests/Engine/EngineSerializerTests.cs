@@ -17,6 +17,7 @@ public sealed class EngineSerializerTests : IDisposable
         [
             new RequestBatch(job, "7", "host/42/slot-3", 60, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
             new RequestBatch(job, "a/b \u00e9\u0001", "w", 1.5, null),
+            new RequestBatch(job, "7", "gpu-node/1/slot-0", 60, null, MergeUpTo: 4096),
             new StillHolding(job, "7", 12, Guid.NewGuid(), 2, "w"),
             new BatchReturned(job, "7", 12, Guid.NewGuid()),
             new KeepAlive(job, ""),
@@ -56,6 +57,19 @@ public sealed class EngineSerializerTests : IDisposable
         var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerFor(GetOpenClasses.Instance);
         var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary("{}"u8.ToArray(), "zz"));
         Assert.Contains("'zz'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RequestBatch_WithoutMerging_IsWrittenAsBeforeTheMergeFieldExisted()
+    {
+        var request = new RequestBatch(Guid.Parse("01a23c0d-49ed-7a5e-bc0b-512e9a2a140b"), "1", "w", 60, null);
+        var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerFor(request);
+
+        string json = System.Text.Encoding.UTF8.GetString(serializer.ToBinary(request));
+
+        Assert.DoesNotContain("MergeUpTo", json, StringComparison.Ordinal); // an earlier node, which refuses unknown properties, reads it
+        Assert.Equal(request, serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json), serializer.Manifest(request)));
+        Assert.Contains("\"MergeUpTo\":8", System.Text.Encoding.UTF8.GetString(serializer.ToBinary(request with { MergeUpTo = 8 })), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -66,6 +66,12 @@ public sealed class ManifestDriftTests(ITestOutputHelper output)
             Assert.Equal("cuda", root.GetProperty("device").GetString());
         }
 
+        if (component is "worker" or "gpu-worker")
+        {
+            // The GPU pool takes larger leases (merged batches) for larger launches; CPU workers take batches as planned.
+            Assert.Equal(component == "gpu-worker" ? PosCuda.Engine.Hosting.WorkerSettings.GpuClaimObjects : 0, root.GetProperty("claimObjects").GetInt32());
+        }
+
         // The cluster forms from seed nodes, the same on every node: the coordinator pods' stable names, coordinator-0 (which
         // forms the cluster) first. No Akka.Management bootstrap, no management port, no API token.
         Assert.Equal("SeedNodes", root.GetProperty("discovery").GetString());

@@ -48,7 +48,7 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         Assert.True(totals.ObjectsPerSecond > 100 / 30.0, $"{totals.ObjectsPerSecond} objects/s");
 
         string text = StatusCommand.Format(status);
-        Assert.Contains($"job {job.JobId:D}: completed", text, StringComparison.Ordinal);
+        Assert.Contains($"job {job.JobId:D}: completed, protect", text, StringComparison.Ordinal);
         Assert.Contains("100/100 objects (100.0%): 100 protected, 0 failed, 0 dead", text, StringComparison.Ordinal);
         Assert.Matches(@"throughput \(last \d+ s\): \d+\.\d objects/s, \d+\.\d\d MB/s; ETA 00:00:00", text);
         for (int label = 0; label < 10; label++)
@@ -135,6 +135,7 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         Assert.True(json.ExitCode == ExitCodes.Success, json.ToString());
         using JsonDocument document = JsonDocument.Parse(json.StandardOutput);
         Assert.Equal(jobId, document.RootElement.GetProperty("jobId").GetString());
+        Assert.Equal("protect", document.RootElement.GetProperty("kind").GetString());
         Assert.Equal(100, document.RootElement.GetProperty("done").GetInt64());
         Assert.True(document.RootElement.GetProperty("objectsPerSecond").GetDouble() > 0);
         Assert.Equal(10, document.RootElement.GetProperty("classes").GetArrayLength());
@@ -153,9 +154,26 @@ public sealed class StatusCommandTests : IClassFixture<ProtectFixture>
         Assert.False(Directory.Exists(temp["state"]));
     }
 
-    private static JobStatus Status(DateTimeOffset created, DateTimeOffset? finished, long objects, long lastMinute, long bytes)
+    [Theory]
+    [InlineData(JobKind.Rekey, "running, rekey of key version 1 to 2 in place", "400 re-keyed")]
+    [InlineData(JobKind.Restore, "running, restore of originals from restore records", "400 restored")]
+    public void Format_RekeyAndRestoreJobs_SayWhatTheyDoAndCountInTheirOwnWords(JobKind kind, string what, string done)
     {
-        var definition = new JobDefinition("/src", "/dst", "dir", new ProtectionParameters(), "0123456789abcdef", 1, 5);
+        DateTimeOffset now = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        JobStatus status = Status(created: now.AddSeconds(-10), finished: null, objects: 1000, lastMinute: 400, bytes: 4_000_000,
+            new JobOperation(kind, FromVersion: kind == JobKind.Rekey ? 1 : 0, VaultKeyId: "v1"), keyVersion: 2);
+
+        string text = StatusCommand.Format(status, now);
+
+        Assert.Contains($"{status.Job.JobId:D}: {what}", text, StringComparison.Ordinal);
+        Assert.Contains($"400/1000 objects (40.0%): {done}, 0 failed", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("protected", text, StringComparison.Ordinal);
+    }
+
+    private static JobStatus Status(
+        DateTimeOffset created, DateTimeOffset? finished, long objects, long lastMinute, long bytes, JobOperation? operation = null, int keyVersion = 1)
+    {
+        var definition = new JobDefinition("/src", "/dst", "dir", new ProtectionParameters(), "0123456789abcdef", keyVersion, 5, Operation: operation);
         var job = new JobRecord(Guid.NewGuid(), definition, finished is null ? JobState.Running : JobState.Completed, created, finished);
         long done = finished is null ? objects - 600 : objects;
         ClassStatus[] classes = [new ClassStatus("a", objects, done, 0, 0, 0, 0, 0, 0, 0)];

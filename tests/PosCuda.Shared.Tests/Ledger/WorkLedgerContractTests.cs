@@ -278,6 +278,68 @@ public abstract class WorkLedgerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimClassBatch_MergeUpTo_MergesUntriedBatchesOfThatClassWhileTheyFit()
+    {
+        // Class b: batches of 2, 2, 2, 1 objects; class a and another job's b must stay as planned.
+        var jobId = await StartedJobAsync(Objects("b", 7).Concat(Objects("a", 3)).ToList(), batchSize: 2);
+        var other = await StartedJobAsync(Objects("b", 4), batchSize: 2, Definition(destination: "s3://other/out"));
+
+        var first = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 5, Ct);
+
+        Assert.NotNull(first);
+        Assert.Equal(["b/clip_0000.wav", "b/clip_0001.wav", "b/clip_0002.wav", "b/clip_0003.wav"], first.Objects.Select(o => o.Key)); // 2+2; a third batch would make 6
+        Assert.Equal(1, first.Attempt);
+        var b = (await Ledger.GetJobStatusAsync(jobId, Ct))!.Classes.Single(c => c.Label == "b");
+        Assert.Equal((7, 1, 2), (b.Objects, b.LeasedBatches, b.PendingBatches)); // the merged batch's row is gone
+
+        var second = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 5, Ct);
+        Assert.Equal(["b/clip_0004.wav", "b/clip_0005.wav", "b/clip_0006.wav"], second!.Objects.Select(o => o.Key));
+        Assert.Null(await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 5, Ct));
+
+        // The merged leases complete like any other and every object of the class is recorded once.
+        await Ledger.CompleteBatchAsync(first, Done(first), Ct);
+        await Ledger.CompleteBatchAsync(second, Done(second), Ct);
+        var records = await ReadAllAsync(jobId);
+        Assert.Equal(7, records.Count(r => r.Label == "b" && r.Outcome == ObjectOutcome.Done));
+        Assert.Equal(2, (await Ledger.GetJobStatusAsync(jobId, Ct))!.Classes.Single(c => c.Label == "b").DoneBatches);
+
+        Assert.Equal(2, (await Ledger.ClaimClassBatchAsync("cpu", s_longLease, jobId, "a", Ct))!.Objects.Count);
+        Assert.Equal(2, (await Ledger.ClaimClassBatchAsync("cpu", s_longLease, other, "b", Ct))!.Objects.Count);
+    }
+
+    [Fact]
+    public async Task ClaimClassBatch_MergeUpTo_StopsBeforeTheKeysOutgrowOneGrantMessage()
+    {
+        // Keys of 200 kB: batches of two hold 400 kB of keys; a third batch would take the lease past 1 MiB.
+        var jobId = await StartedJobAsync(Objects("b", 8, prefix: new string('k', 200_000)), batchSize: 2);
+
+        var lease = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct);
+
+        Assert.Equal(4, lease!.Objects.Count);
+        Assert.Equal(4, (await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct))!.Objects.Count);
+    }
+
+    [Fact]
+    public async Task ClaimClassBatch_MergeUpTo_NeverMergesOrGrowsARetriedBatch()
+    {
+        var jobId = await StartedJobAsync(Objects("b", 6), batchSize: 2);
+        var failed = await Ledger.ClaimClassBatchAsync("w1", s_longLease, jobId, "b", Ct);
+        await Ledger.ReleaseBatchAsync(failed!, "store unreachable", Ct);
+
+        // The retried batch comes first and is not grown...
+        var retry = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct);
+        Assert.Equal((failed!.BatchId, 2, 2), (retry!.BatchId, retry.Attempt, retry.Objects.Count));
+        await Ledger.ReleaseBatchAsync(retry, "store unreachable", Ct);
+
+        // ...and an untried batch that merges takes the other untried one, never the retried one.
+        var merged = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct);
+        Assert.Equal(failed.BatchId, merged!.BatchId); // still the oldest pending
+        var fresh = await Ledger.ClaimClassBatchAsync("gpu", s_longLease, jobId, "b", mergeUpTo: 100, Ct);
+        Assert.Equal((1, 4), (fresh!.Attempt, fresh.Objects.Count));
+        Assert.DoesNotContain(fresh.Objects, o => failed.Objects.Any(f => f.ObjectId == o.ObjectId));
+    }
+
+    [Fact]
     public async Task CompleteBatch_StaleTokenAfterRescue_ThrowsLeaseLostAndRecordsNothing()
     {
         var jobId = await StartedJobAsync(Objects("a", 3), batchSize: 3);

@@ -232,12 +232,12 @@ public sealed class PoscudaV2Tests
         Assert.True(Math.Abs(depths[0] - depths[1]) < 2, $"first second {depths[0]:F1} dB, last {depths[1]:F1} dB");
     }
 
-    private static double SlotEdge(int slot, int slots, double melLow, double melHigh)
+    internal static double SlotEdge(int slot, int slots, double melLow, double melHigh)
     {
         return MelScale.ToHertz(melLow + ((melHigh - melLow) * slot / slots));
     }
 
-    private static double BinEnergy(double[] signal, int start, int length, int rate, double frequency)
+    internal static double BinEnergy(double[] signal, int start, int length, int rate, double frequency)
     {
         double re = 0, im = 0;
         for (int n = 0; n < length; n++)

@@ -117,6 +117,78 @@ public abstract class ObjectStoreContractTests
     }
 
     [Theory]
+    [InlineData(3_000, 1 << 20, 7)] // held whole: one PUT
+    [InlineData(3_000, 64, 1)]
+    [InlineData((12 << 20) + 3, 64 << 10, 1 << 20)] // over the multipart threshold: parts filled as the patches come
+    [InlineData((17 << 20) + 5, 64 << 10, 3 << 20)] // patches straddling part boundaries
+    public async Task PutStreamedAsync_PatchesOneAtATime_WritesSourceWithPatchesReplaced(int length, int prefix, int step)
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        byte[] data = Pattern(length, seed: 22);
+        await store.PutAsync("src/a.wav", data, NoMetadata, CancellationToken.None);
+        byte[] expected = (byte[])data.Clone();
+
+        // Patches from byte 44 to 30 bytes short of the end, each in a buffer overwritten for the next (as a window is).
+        async IAsyncEnumerable<ObjectPatch> Patches()
+        {
+            byte[] window = new byte[step];
+            for (int at = 44, i = 0; at < length - 30; at += step, i++)
+            {
+                int count = Math.Min(step, length - 30 - at);
+                Pattern(count, seed: i).CopyTo(window, 0);
+                window.AsSpan(0, count).CopyTo(expected.AsSpan(at));
+                yield return new ObjectPatch(at, window.AsMemory(0, count));
+                await Task.Yield();
+                window.AsSpan().Clear();
+            }
+        }
+
+        await using ObjectReader reader = await store.OpenReadAsync("src/a.wav", prefix, CancellationToken.None);
+        PatchedWrite write = await store.PutStreamedAsync("dst/a.wav", reader, Patches(), NoMetadata, CancellationToken.None);
+        ObjectContent content = await store.GetAsync("dst/a.wav", CancellationToken.None);
+
+        Assert.True(expected.AsSpan().SequenceEqual(content.Data.Span), "the output is the source with the patches, byte for byte");
+        Assert.Equal(write.ETag, content.ETag);
+        Assert.Equal(data, (await store.GetAsync("src/a.wav", CancellationToken.None)).Data.ToArray());
+        Assert.InRange(write.BytesWritten, length - 74, length);
+        Assert.Equal(length, write.BytesWritten + write.BytesCopiedByStore);
+    }
+
+    [Fact]
+    public async Task PutStreamedAsync_SourceChangedInPlaceOrReplacedMidStream_NeverWritesAMixOfVersions()
+    {
+        await using IObjectStore store = await CreateStoreAsync();
+        int length = 12 << 20;
+        byte[] first = Pattern(length, seed: 25);
+        await store.PutAsync("src/a.wav", first, NoMetadata, CancellationToken.None);
+        await using ObjectReader reader = await store.OpenReadAsync("src/a.wav", 64, CancellationToken.None);
+        byte[] window = new byte[1 << 20];
+
+        // Each patch is read from the source first, as the pipeline's windows are; the source is replaced after the first.
+        async IAsyncEnumerable<ObjectPatch> Patches()
+        {
+            for (int at = 64; at + window.Length <= length; at += window.Length)
+            {
+                await reader.ReadAsync(at, window, CancellationToken.None);
+                yield return new ObjectPatch(at, window);
+                if (at == 64)
+                {
+                    await ReplaceSourceAsync(store, "src/a.wav", Pattern(length, seed: 26));
+                }
+            }
+        }
+
+        SourceChangedException ex = await Assert.ThrowsAsync<SourceChangedException>(
+            () => store.PutStreamedAsync("dst/a.wav", reader, Patches(), NoMetadata, CancellationToken.None));
+
+        Assert.Equal("src/a.wav", ex.ObjectKey);
+        Assert.DoesNotContain("dst/a.wav", (await ListAllAsync(store)).Select(o => o.Key));
+    }
+
+    /// <summary>Changes the object so that a reader opened before sees the change (a folder: in place; S3: a new version).</summary>
+    protected abstract Task ReplaceSourceAsync(IObjectStore store, string key, byte[] data);
+
+    [Theory]
     [InlineData(100)] // S3: the uploaded first part's ranged read is refused
     [InlineData((12 << 20) - 100)] // S3: the first part is a part copy, refused by its x-amz-copy-source-if-match
     public async Task PutPatchedAsync_SourceReplacedAfterOpening_NeverWritesAMixOfVersions(int patchAt)
