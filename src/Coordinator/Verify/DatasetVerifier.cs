@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using PosCuda.Coordinator.Datasets;
 using PosCuda.Engine.Processing;
-using PosCuda.Engine.Rekey;
 using PosCuda.Engine.Vault;
 using PosCuda.Shared;
 using PosCuda.Shared.Labels;

@@ -24,4 +24,7 @@ internal sealed record BatchContext(
 
     /// <summary>The restore records a rekey or restore job reads.</summary>
     public VaultRecords? Vault { get; init; }
+
+    /// <summary>The process's memory budget (<c>--memory-limit</c>), or null where nothing bounds it.</summary>
+    public MemoryBudget? Budget { get; init; }
 }

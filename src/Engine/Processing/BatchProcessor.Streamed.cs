@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using PosCuda.Engine.Rekey;
 using PosCuda.Shared;
 using PosCuda.Shared.Audio;
 using PosCuda.Shared.Ledger;

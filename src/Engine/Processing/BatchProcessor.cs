@@ -64,6 +64,7 @@ public sealed partial class BatchProcessor
             Records = RestoreRecordBatch.For(lease),
             Vault = OpenVault(job),
             PendingWrites = job.Kind == JobKind.Rekey ? new() : null,
+            Budget = _budget,
         };
         Func<BatchContext, BatchObject, CancellationToken, Task<ObjectResult>> process = job.Kind switch
         {
@@ -136,6 +137,15 @@ public sealed partial class BatchProcessor
 
     private static async Task<ObjectResult> ProcessObjectAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
     {
+        // The clip, its original kept for the record, and the record's region.
+        (MemoryBudget.Grant? grant, ObjectResult? tooLarge) = await HoldWholeAsync(
+            context, item, copies: 2, "a job that writes restore records holds the whole clip and its original", cancellationToken).ConfigureAwait(false);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        using MemoryBudget.Grant? held = grant;
         (ObjectContent? content, ObjectResult? failed) = await GetAsync(context.Source, item, context.Lease.Job, cancellationToken).ConfigureAwait(false);
         if (content is null)
         {
@@ -468,6 +478,32 @@ public sealed partial class BatchProcessor
 
     internal static ObjectResult Failed(BatchObject item, JobDefinition job, string reason, string? sourceETag, long bytes)
         => new(item.ObjectId, ObjectOutcome.Failed, reason, job.KeyVersion, sourceETag, null, bytes, 0);
+
+    /// <summary>
+    /// Takes <paramref name="copies"/> times the object's planned size from the memory budget for a path that holds it whole
+    /// (restore records, rekey, restore), waiting for it; an object that could never fit fails with the figure and
+    /// <paramref name="holds"/> as the reason, before anything is read.
+    /// </summary>
+    internal static async Task<(MemoryBudget.Grant? Grant, ObjectResult? TooLarge)> HoldWholeAsync(
+        BatchContext context, BatchObject item, int copies, string holds, CancellationToken cancellationToken)
+    {
+        long need = copies * Math.Max(item.Size, 0);
+        if (context.Budget is not { } budget)
+        {
+            return (null, null);
+        }
+
+        if (need > budget.ObjectBytes)
+        {
+            return (null, Failed(
+                item, context.Lease.Job,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"needs {need / 1_000_000.0:0.#} MB in memory, more than --memory-limit leaves for objects ({budget.ObjectBytes / 1_000_000.0:0.#} MB): {holds}"),
+                null, 0));
+        }
+
+        return (await budget.AcquireAsync(need, cancellationToken).ConfigureAwait(false), null);
+    }
 
     /// <summary>Reads a whole object in the get stage; an object the store refuses (missing, not allowed) is a failed result, not an exception.</summary>
     internal static async Task<(ObjectContent? Content, ObjectResult? Failed)> GetAsync(

@@ -93,6 +93,14 @@ internal static class RekeyObject
     {
         JobDefinition job = context.Lease.Job;
         JobOperation operation = job.Operation!;
+        (MemoryBudget.Grant? grant, ObjectResult? tooLarge) = await BatchProcessor.HoldWholeAsync(
+            context, item, copies: 3, "a rekey holds the published object, its original and the re-protected copy", cancellationToken).ConfigureAwait(false);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        using MemoryBudget.Grant? held = grant;
         (ObjectContent? published, ObjectResult? failed) = await BatchProcessor.GetAsync(context.Destination, item, job, cancellationToken).ConfigureAwait(false);
         if (published is null)
         {

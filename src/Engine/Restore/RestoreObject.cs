@@ -1,5 +1,4 @@
 using PosCuda.Engine.Processing;
-using PosCuda.Engine.Rekey;
 using PosCuda.Shared;
 using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Storage;
@@ -15,6 +14,14 @@ internal static class RestoreObject
     public static async Task<ObjectResult> ProcessAsync(BatchContext context, BatchObject item, CancellationToken cancellationToken)
     {
         JobDefinition job = context.Lease.Job;
+        (MemoryBudget.Grant? grant, ObjectResult? tooLarge) = await BatchProcessor.HoldWholeAsync(
+            context, item, copies: 1, "a restore rebuilds the whole published object in memory", cancellationToken).ConfigureAwait(false);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        using MemoryBudget.Grant? held = grant;
         (ObjectContent? content, ObjectResult? failed) = await BatchProcessor.GetAsync(context.Source, item, job, cancellationToken).ConfigureAwait(false);
         if (content is null)
         {

@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PosCuda.Shared.Audio;
 
@@ -71,12 +74,15 @@ public static class SampleCodec
         switch (layout.Format, layout.ContainerBytes)
         {
             case (SampleFormat.SignedPcm, 2):
-                for (int i = 0, at = 0; i < output.Length; i++, at += stride)
+            {
+                int i = stride == 2 ? DecodeInt16Run(samples, output) : 0;
+                for (int at = i * stride; i < output.Length; i++, at += stride)
                 {
                     output[i] = BinaryPrimitives.ReadInt16LittleEndian(samples[at..]) / Scale16;
                 }
 
                 break;
+            }
             case (SampleFormat.SignedPcm, 3):
                 for (int i = 0, at = 0; i < output.Length; i++, at += stride)
                 {
@@ -154,12 +160,15 @@ public static class SampleCodec
         switch (layout.Format, layout.ContainerBytes)
         {
             case (SampleFormat.SignedPcm, 2):
-                for (int i = 0, at = 0; i < values.Length; i++, at += stride)
+            {
+                int i = stride == 2 ? EncodeInt16Run(values, samples) : 0;
+                for (int at = i * stride; i < values.Length; i++, at += stride)
                 {
                     BinaryPrimitives.WriteInt16LittleEndian(samples[at..], (short)Quantize(values[i], Scale16, ref clipped));
                 }
 
                 break;
+            }
             case (SampleFormat.SignedPcm, 3):
                 for (int i = 0, at = 0; i < values.Length; i++, at += stride)
                 {
@@ -238,6 +247,128 @@ public static class SampleCodec
         return q >= -scale && q <= scale - 1;
     }
 
+    /// <summary>
+    /// Writes <c>original[i] + change[i]</c> into <c>change[i]</c>, or <c>original[i]</c> where that sum is not
+    /// <see cref="IsInRange"/> (the same decision, sample for sample).
+    /// </summary>
+    /// <returns>How many samples kept their original value.</returns>
+    public static int AddWithinRange(WavLayout layout, ReadOnlySpan<double> original, Span<double> change)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (original.Length != change.Length)
+        {
+            throw new ArgumentException("The change must be as long as the original samples.", nameof(change));
+        }
+
+        double scale = layout.Format switch
+        {
+            SampleFormat.IeeeFloat => 0,
+            SampleFormat.UnsignedPcm8 => 128.0,
+            _ => layout.ContainerBytes switch { 2 => Scale16, 3 => Scale24, 4 => Scale32, _ => throw UnsupportedLayout(layout) },
+        };
+
+        // Whole vectors whose sums are all plainly in range (the common case) are stored at once; any other vector
+        // goes sample by sample through IsInRange's rule. For float: |y| <= 1; for integers: y * scale (exact, a power
+        // of two) in [-scale, scale - 1].
+        int kept = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> low = Vector256.Create(scale == 0 ? -1.0 : -scale);
+            Vector256<double> high = Vector256.Create(scale == 0 ? 1.0 : scale - 1);
+            Vector256<double> factor = Vector256.Create(scale == 0 ? 1.0 : scale);
+            for (; i <= original.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+            {
+                Vector256<double> sum = Vector256.Create(original[i..]) + Vector256.Create(change[i..]);
+                Vector256<double> scaled = sum * factor;
+                if (Vector256.GreaterThanOrEqualAll(scaled, low) && Vector256.LessThanOrEqualAll(scaled, high))
+                {
+                    sum.CopyTo(change[i..]);
+                    continue;
+                }
+
+                for (int j = i; j < i + Vector256<double>.Count; j++)
+                {
+                    kept += KeepWithinRange(scale, original[j], ref change[j]);
+                }
+            }
+        }
+
+        for (; i < original.Length; i++)
+        {
+            kept += KeepWithinRange(scale, original[i], ref change[i]);
+        }
+
+        return kept;
+    }
+
+    // Contiguous 16-bit samples (one channel), eight at a time: each s / 32768 exactly as the scalar loop computes it
+    // (the int-to-double conversion is exact, and so is the division). Returns how many were decoded.
+    private static int DecodeInt16Run(ReadOnlySpan<byte> samples, Span<double> output)
+    {
+        if (!Avx.IsSupported || !BitConverter.IsLittleEndian)
+        {
+            return 0;
+        }
+
+        ReadOnlySpan<short> values = MemoryMarshal.Cast<byte, short>(samples)[..output.Length];
+        ref short source = ref MemoryMarshal.GetReference(values);
+        ref double destination = ref MemoryMarshal.GetReference(output);
+        var scale = Vector256.Create(Scale16);
+        int i = 0;
+        for (; i <= values.Length - 8; i += 8)
+        {
+            (Vector128<int> low, Vector128<int> high) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
+            (Avx.ConvertToVector256Double(low) / scale).StoreUnsafe(ref destination, (nuint)i);
+            (Avx.ConvertToVector256Double(high) / scale).StoreUnsafe(ref destination, (nuint)i + 4);
+        }
+
+        return i;
+    }
+
+    // Contiguous 16-bit samples (one channel), eight at a time while all eight round into range: q =
+    // round-half-away-from-zero(y * 32768), computed as trunc(s) + sign(s) where |s - trunc(s)| >= 0.5, which is that
+    // rounding exactly (as Math.Round's). Stops before the first group of eight holding a NaN or a value to clamp,
+    // which the scalar loop then encodes and counts. Returns how many were encoded.
+    private static int EncodeInt16Run(ReadOnlySpan<double> values, Span<byte> samples)
+    {
+        if (!Avx.IsSupported || !BitConverter.IsLittleEndian)
+        {
+            return 0;
+        }
+
+        Span<short> output = MemoryMarshal.Cast<byte, short>(samples)[..values.Length];
+        ref double source = ref MemoryMarshal.GetReference(values);
+        ref short destination = ref MemoryMarshal.GetReference(output);
+        var scale = Vector256.Create(Scale16);
+        var low = Vector256.Create(-Scale16);
+        var high = Vector256.Create(Scale16 - 1);
+        int i = 0;
+        for (; i <= values.Length - 8; i += 8)
+        {
+            Vector256<double> first = RoundHalfAwayFromZero(Vector256.LoadUnsafe(ref source, (nuint)i) * scale);
+            Vector256<double> second = RoundHalfAwayFromZero(Vector256.LoadUnsafe(ref source, (nuint)i + 4) * scale);
+            if (!(Vector256.GreaterThanOrEqualAll(first, low) && Vector256.LessThanOrEqualAll(first, high)
+                && Vector256.GreaterThanOrEqualAll(second, low) && Vector256.LessThanOrEqualAll(second, high)))
+            {
+                break;
+            }
+
+            Vector128<short> packed = Sse2.PackSignedSaturate(
+                Avx.ConvertToVector128Int32WithTruncation(first), Avx.ConvertToVector128Int32WithTruncation(second));
+            packed.StoreUnsafe(ref destination, (nuint)i);
+        }
+
+        return i;
+    }
+
+    private static Vector256<double> RoundHalfAwayFromZero(Vector256<double> value)
+    {
+        Vector256<double> whole = Vector256.Truncate(value);
+        Vector256<double> away = Vector256.GreaterThanOrEqual(Vector256.Abs(value - whole), Vector256.Create(0.5));
+        return whole + (away & Vector256.CopySign(Vector256<double>.One, value));
+    }
+
     // round-half-away-from-zero(y * scale) clamped to [-scale, scale - 1]; for 8-bit the caller adds the 128 offset,
     // which maps that range onto [0, 255].
     private static long Quantize(double value, double scale, ref int clipped)
@@ -288,6 +419,26 @@ public static class SampleCodec
                 $"The layout's data ({layout.DataLength} bytes at offset {layout.DataOffset}) does not fit a file of {fileLength} bytes.",
                 nameof(layout));
         }
+    }
+
+    // IsInRange's rule for one sample, scale 0 meaning float: 1 where the original value is kept.
+    private static int KeepWithinRange(double scale, double original, ref double change)
+    {
+        double value = original + change;
+        bool inRange;
+        if (scale == 0)
+        {
+            inRange = Math.Abs(value) <= 1.0;
+        }
+        else
+        {
+            double scaled = value * scale;
+            double q = Math.Round(scaled, MidpointRounding.AwayFromZero);
+            inRange = (scaled >= -scale && scaled <= scale - 1) || (q >= -scale && q <= scale - 1);
+        }
+
+        change = inRange ? value : original;
+        return inRange ? 0 : 1;
     }
 
     private static ArgumentException UnsupportedLayout(WavLayout layout)

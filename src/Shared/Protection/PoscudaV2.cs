@@ -102,13 +102,9 @@ public sealed class PoscudaV2 : IProtectionSpec
                 Span<double> protectedSamples = y.AsSpan(0, n);
                 SampleCodec.Decode(wavFile, layout, channel, 0, original);
                 filter.Perturbation(original, protectedSamples);
-                for (int i = 0; i < n; i++)
-                {
-                    double value = original[i] + protectedSamples[i];
 
-                    // A sample whose protected value would leave the format's range keeps its original value.
-                    protectedSamples[i] = SampleCodec.IsInRange(layout, value) ? value : original[i];
-                }
+                // A sample whose protected value would leave the format's range keeps its original value.
+                SampleCodec.AddWithinRange(layout, original, protectedSamples);
 
                 // Nothing is clamped: a float sample already beyond full scale is kept as it is, not counted.
                 SampleCodec.Encode(wavFile, layout, channel, 0, protectedSamples);

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using PosCuda.Shared.Audio;
 
 namespace PosCuda.Shared.Protection;
@@ -21,6 +23,8 @@ public sealed class SpectralCodeFilter
     private readonly double[] _window;
     private readonly int[] _codedBins;      // bins 0..L/2 whose slot is in the code, ascending
     private readonly int[] _codedCell;      // for each coded bin: the index of its slot within the code
+    private readonly int[] _codedAt;        // for each coded bin k: where the FFT's bit-reversed input holds it
+    private readonly int[] _mirrorAt;       // and where it holds bin L-k (-1 for k = 0 and k = L/2, which have no mirror)
     private readonly double _depth;
     private readonly double _budgetFraction;
 
@@ -67,6 +71,15 @@ public sealed class SpectralCodeFilter
 
         _codedBins = [.. bins];
         _codedCell = [.. cells];
+        ReadOnlySpan<int> reversed = _fft.BitReversed;
+        _codedAt = new int[_codedBins.Length];
+        _mirrorAt = new int[_codedBins.Length];
+        for (int b = 0; b < _codedBins.Length; b++)
+        {
+            int k = _codedBins[b];
+            _codedAt[b] = reversed[k];
+            _mirrorAt[b] = k == 0 || k == FrameLength / 2 ? -1 : reversed[FrameLength - k];
+        }
     }
 
     /// <summary>L: the STFT frame length, the smallest power of two of at least 32 ms.</summary>
@@ -109,6 +122,11 @@ public sealed class SpectralCodeFilter
     }
 
     /// <summary>Writes into <paramref name="perturbation"/> what poscuda-v2 adds to the channel <paramref name="x"/>.</summary>
+    /// <remarks>
+    /// The hot methods are marked AggressiveOptimization: the tools run with tiered compilation off, so a method
+    /// precompiled (ReadyToRun) for the baseline instruction set would never be recompiled for the machine.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Perturbation(ReadOnlySpan<double> x, Span<double> perturbation)
     {
         if (perturbation.Length != x.Length)
@@ -134,13 +152,14 @@ public sealed class SpectralCodeFilter
         double[] codedIm = ArrayPool<double>.Shared.Rent(groupSize * c);
         double[] cells = ArrayPool<double>.Shared.Rent(groupSize * CodeLength);
         double[] sorted = ArrayPool<double>.Shared.Rent(groupSize * CodeLength);
+        double[] split = ArrayPool<double>.Shared.Rent(6 * ((l / 2) + 1));
         try
         {
             for (long first = 0; first < frameCount; first += GroupFrames)
             {
                 int frames = (int)Math.Min(GroupFrames, frameCount - first);
                 ProcessGroup(x, 0, n, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
-                    codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength));
+                    codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength), split);
             }
         }
         finally
@@ -151,6 +170,7 @@ public sealed class SpectralCodeFilter
             ArrayPool<double>.Shared.Return(codedIm);
             ArrayPool<double>.Shared.Return(cells);
             ArrayPool<double>.Shared.Return(sorted);
+            ArrayPool<double>.Shared.Return(split);
         }
     }
 
@@ -212,10 +232,11 @@ public sealed class SpectralCodeFilter
         double[] codedIm = ArrayPool<double>.Shared.Rent(frames * c);
         double[] cells = ArrayPool<double>.Shared.Rent(frames * CodeLength);
         double[] sorted = ArrayPool<double>.Shared.Rent(frames * CodeLength);
+        double[] split = ArrayPool<double>.Shared.Rent(6 * ((l / 2) + 1));
         try
         {
             ProcessGroup(x, origin, clipLength, perturbation, first, frames, re.AsSpan(0, l), im.AsSpan(0, l),
-                codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength));
+                codedRe, codedIm, cells.AsSpan(0, frames * CodeLength), sorted.AsSpan(0, frames * CodeLength), split);
         }
         finally
         {
@@ -225,6 +246,7 @@ public sealed class SpectralCodeFilter
             ArrayPool<double>.Shared.Return(codedIm);
             ArrayPool<double>.Shared.Return(cells);
             ArrayPool<double>.Shared.Return(sorted);
+            ArrayPool<double>.Shared.Return(split);
         }
     }
 
@@ -253,9 +275,10 @@ public sealed class SpectralCodeFilter
 
     // x and perturbation hold the clip's samples from origin on (all those the group's frames cover); the clip has
     // clipLength samples.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProcessGroup(
         ReadOnlySpan<double> x, long origin, long clipLength, Span<double> perturbation, long firstFrame, int frames,
-        Span<double> re, Span<double> im, double[] codedRe, double[] codedIm, Span<double> cells, Span<double> sorted)
+        Span<double> re, Span<double> im, double[] codedRe, double[] codedIm, Span<double> cells, Span<double> sorted, double[] split)
     {
         int l = FrameLength;
         int half = l / 2;
@@ -265,7 +288,8 @@ public sealed class SpectralCodeFilter
         cells.Clear();
 
         // Analysis, two frames per transform (frame f as the real part, f + 1 as the imaginary part): every frame's
-        // spectrum, its energy, and the energy of each code slot.
+        // spectrum, its energy, and the energy of each code slot. The frames are loaded straight into the FFT's
+        // bit-reversed input order.
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
@@ -279,8 +303,8 @@ public sealed class SpectralCodeFilter
                 im.Clear();
             }
 
-            _fft.Transform(re, im, inverse: false);
-            (double first, double second) = Split(re, im, f, pair, codedRe, codedIm, cells);
+            _fft.TransformPermuted(re, im, inverse: false);
+            (double first, double second) = Split(re, im, f, pair, codedRe, codedIm, cells, split);
             total += first;
             if (pair)
             {
@@ -304,144 +328,253 @@ public sealed class SpectralCodeFilter
         }
 
         // Synthesis, two frames per inverse transform: each frame's attenuation of the coded bins, as
-        // W = Q_f + i Q_(f+1), windowed and overlap-added in ascending frame order.
+        // W = Q_f + i Q_(f+1) (written into the FFT's bit-reversed input order), windowed and overlap-added in
+        // ascending frame order, the transform's 1/L applied on the way.
+        double scale = 1.0 / l;
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
-            re.Clear();
-            im.Clear();
+            Attenuation(f, pair, cells, codedRe, codedIm, re, im);
+            _fft.TransformPermuted(re, im, inverse: true);
+            Add(re, scale, origin, clipLength, firstFrame + f, perturbation);
+            if (pair)
+            {
+                Add(im, scale, origin, clipLength, firstFrame + f + 1, perturbation);
+            }
+        }
+    }
+
+    // The pointer loops' guard: the frame's samples [start + from, start + to) must lie in the span that holds the
+    // clip's samples from origin on (ProcessGroup's callers promise it; a broken promise throws, never reads past).
+    private static void CheckCovered(int length, long origin, long start, int from, int to)
+    {
+        if (to > from && (start + from - origin < 0 || start + to - origin > length))
+        {
+            throw new ArgumentException($"The samples [{origin}, {origin + length}) do not cover the frame's [{start + from}, {start + to}).");
+        }
+    }
+
+    // W = Q_f + i Q_(f+1) for the synthesis of frames f and f+1 (Q_(f+1) = 0 without a pair), each bin at its
+    // bit-reversed place: Q[k] = -(g Re X[k]) + i -(g Im X[k]) at the coded bins, its conjugate at L-k, 0 elsewhere.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void Attenuation(int f, bool pair, ReadOnlySpan<double> gains, double[] codedRe, double[] codedIm, Span<double> re, Span<double> im)
+    {
+        re.Clear();
+        im.Clear();
+        int c = _codedBins.Length;
+        int w = CodeLength;
+        fixed (double* allGains = gains, allRe = codedRe, allIm = codedIm, wr = re, wi = im)
+        fixed (int* cellOf = _codedCell, at = _codedAt, mirrorAt = _mirrorAt)
+        {
+            double* gainsA = allGains + (f * w);
+            double* gainsB = gainsA + w;
+            double* ra = allRe + (f * c);
+            double* ia = allIm + (f * c);
+            double* rb = ra + c;
+            double* ib = ia + c;
             for (int b = 0; b < c; b++)
             {
-                int k = _codedBins[b];
-                double gainA = cells[(f * w) + _codedCell[b]];
-                double ar = -(gainA * codedRe[(f * c) + b]);
-                double ai = -(gainA * codedIm[(f * c) + b]);
+                double gainA = gainsA[cellOf[b]];
+                double ar = -(gainA * ra[b]);
+                double ai = -(gainA * ia[b]);
                 double br = 0;
                 double bi = 0;
                 if (pair)
                 {
-                    double gainB = cells[((f + 1) * w) + _codedCell[b]];
-                    br = -(gainB * codedRe[((f + 1) * c) + b]);
-                    bi = -(gainB * codedIm[((f + 1) * c) + b]);
+                    double gainB = gainsB[cellOf[b]];
+                    br = -(gainB * rb[b]);
+                    bi = -(gainB * ib[b]);
                 }
 
-                re[k] = ar - bi;
-                im[k] = ai + br;
-                if (k != 0 && k != half)
+                wr[at[b]] = ar - bi;
+                wi[at[b]] = ai + br;
+                int mirror = mirrorAt[b];
+                if (mirror >= 0)
                 {
-                    re[l - k] = ar + bi;
-                    im[l - k] = br - ai;
+                    wr[mirror] = ar + bi;
+                    wi[mirror] = br - ai;
+                }
+            }
+        }
+    }
+
+    // Frame t's windowed samples, x[(t-1)H + i] * win[i] (0 outside the clip), each at its bit-reversed place rev(i);
+    // x holds the clip's samples from origin on.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void Load(ReadOnlySpan<double> x, long origin, long clipLength, long frame, Span<double> destination)
+    {
+        long start = (frame - 1) * Hop;
+        int l = FrameLength;
+        int from = (int)Math.Clamp(-start, 0, l);
+        int to = (int)Math.Clamp(clipLength - start, from, l);
+        CheckCovered(x.Length, origin, start, from, to);
+        if (from > 0 || to < l)
+        {
+            destination.Clear();
+        }
+
+        fixed (double* samples = x, window = _window, output = destination)
+        fixed (int* reversed = _fft.BitReversed)
+        {
+            double* frameSamples = samples + (start - origin);
+            for (int i = from; i < to; i++)
+            {
+                output[reversed[i]] = frameSamples[i] * window[i];
+            }
+        }
+    }
+
+    // p[(t-1)H + i] += win[i] * (q[i] * (1/L)) over the samples inside the clip: the inverse transform's scaling, then
+    // the window, exactly as the spec orders them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void Add(ReadOnlySpan<double> q, double scale, long origin, long clipLength, long frame, Span<double> perturbation)
+    {
+        long start = (frame - 1) * Hop;
+        int l = FrameLength;
+        int from = (int)Math.Clamp(-start, 0, l);
+        int to = (int)Math.Clamp(clipLength - start, from, l);
+        CheckCovered(perturbation.Length, origin, start, from, to);
+        fixed (double* samples = perturbation, window = _window, values = q)
+        {
+            double* p = samples + (start - origin);
+            int i = from;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var factor = Vector512.Create(scale);
+                for (; i <= to - Vector512<double>.Count; i += Vector512<double>.Count)
+                {
+                    (Vector512.Load(p + i) + (Vector512.Load(window + i) * (Vector512.Load(values + i) * factor))).Store(p + i);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var factor = Vector256.Create(scale);
+                for (; i <= to - Vector256<double>.Count; i += Vector256<double>.Count)
+                {
+                    (Vector256.Load(p + i) + (Vector256.Load(window + i) * (Vector256.Load(values + i) * factor))).Store(p + i);
                 }
             }
 
-            _fft.Transform(re, im, inverse: true);
-            Add(re, origin, clipLength, firstFrame + f, perturbation);
-            if (pair)
+            for (; i < to; i++)
             {
-                Add(im, origin, clipLength, firstFrame + f + 1, perturbation);
-            }
-        }
-    }
-
-    // Frame t's windowed samples: x[(t-1)H + i] * win[i], 0 outside the clip.
-    private void Load(ReadOnlySpan<double> x, long origin, long clipLength, long frame, Span<double> destination)
-    {
-        long start = (frame - 1) * Hop;
-        ReadOnlySpan<double> window = _window;
-        if (start >= 0 && start + destination.Length <= clipLength)
-        {
-            ReadOnlySpan<double> samples = x.Slice((int)(start - origin), destination.Length);
-            for (int i = 0; i < destination.Length; i++)
-            {
-                destination[i] = samples[i] * window[i];
-            }
-
-            return;
-        }
-
-        for (int i = 0; i < destination.Length; i++)
-        {
-            long m = start + i;
-            destination[i] = m >= 0 && m < clipLength ? x[(int)(m - origin)] * window[i] : 0.0;
-        }
-    }
-
-    // p[(t-1)H + i] += win[i] * q[i] over the samples inside the clip.
-    private void Add(ReadOnlySpan<double> q, long origin, long clipLength, long frame, Span<double> perturbation)
-    {
-        long start = (frame - 1) * Hop;
-        ReadOnlySpan<double> window = _window;
-        if (start >= 0 && start + q.Length <= clipLength)
-        {
-            Span<double> samples = perturbation.Slice((int)(start - origin), q.Length);
-            for (int i = 0; i < q.Length; i++)
-            {
-                samples[i] += window[i] * q[i];
-            }
-
-            return;
-        }
-
-        for (int i = 0; i < q.Length; i++)
-        {
-            long m = start + i;
-            if (m >= 0 && m < clipLength)
-            {
-                perturbation[(int)(m - origin)] += window[i] * q[i];
+                p[i] += window[i] * (values[i] * scale);
             }
         }
     }
 
     // The two real frames' spectra out of the paired transform Z (bins 0..L/2): the real-part frame is
     // X[k] = (Z[k] + conj Z[L-k]) / 2, the imaginary-part frame (Z[k] - conj Z[L-k]) / 2i. Stores their coded bins,
-    // adds their cell energies, and returns their energies (the second 0 when there is no second frame).
-    private (double First, double Second) Split(ReadOnlySpan<double> re, ReadOnlySpan<double> im, int f, bool pair, double[] codedRe, double[] codedIm, Span<double> cells)
+    // adds their cell energies, and returns their energies (the second 0 when there is no second frame). The
+    // per-bin values are computed several bins at a time into scratch; the sums then run bin by bin, k ascending.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe (double First, double Second) Split(
+        ReadOnlySpan<double> re, ReadOnlySpan<double> im, int f, bool pair, double[] codedRe, double[] codedIm, Span<double> cells, double[] scratch)
     {
         int l = FrameLength;
         int half = l / 2;
-        int c = _codedBins.Length;
-        int w = CodeLength;
-        int[] codedBins = _codedBins;
-        int[] codedCell = _codedCell;
+        int bins = half + 1;
         double energyA = 0;
         double energyB = 0;
-        int b = 0;
-        int nextCoded = codedBins[0];
-        for (int k = 0; k <= half; k++)
+        fixed (double* zr = re, zi = im, ar = scratch, gains = cells, outRe = codedRe, outIm = codedIm)
+        fixed (int* codedBins = _codedBins, codedCell = _codedCell)
         {
-            int m = (l - k) & (l - 1);
-            double ar = 0.5 * (re[k] + re[m]);
-            double ai = 0.5 * (im[k] - im[m]);
-            double powerA = (ar * ar) + (ai * ai);
-            double weightedA = k == 0 || k == half ? powerA : 2.0 * powerA;
-            energyA += weightedA;
-            double br = 0, bi = 0, weightedB = 0;
-            if (pair)
+            double* ai = ar + bins;
+            double* br = ai + bins;
+            double* bi = br + bins;
+            double* weightedA = bi + bins;
+            double* weightedB = weightedA + bins;
+
+            // k = 0 and k = L/2 (each its own mirror, weight 1); bins 1..L/2-1 (mirror L-k, weight 2), a vector at a
+            // time where they fill one: the mirrors L-k down to L-k-3 are loaded as one vector and reversed.
+            SplitBin(zr, zi, 0, 0, 1.0, ar, bins);
+            SplitBin(zr, zi, half, half, 1.0, ar, bins);
+            int k = 1;
+            if (Vector256.IsHardwareAccelerated)
             {
-                br = 0.5 * (im[k] + im[m]);
-                bi = 0.5 * (re[m] - re[k]);
-                double powerB = (br * br) + (bi * bi);
-                weightedB = k == 0 || k == half ? powerB : 2.0 * powerB;
-                energyB += weightedB;
+                var halfFactor = Vector256.Create(0.5);
+                var two = Vector256.Create(2.0);
+                var reverse = Vector256.Create(3L, 2, 1, 0);
+                for (; k + Vector256<double>.Count <= half; k += Vector256<double>.Count)
+                {
+                    int m = l - k - (Vector256<double>.Count - 1);
+                    Vector256<double> rk = Vector256.Load(zr + k);
+                    Vector256<double> ik = Vector256.Load(zi + k);
+                    Vector256<double> rm = Vector256.Shuffle(Vector256.Load(zr + m), reverse);
+                    Vector256<double> imm = Vector256.Shuffle(Vector256.Load(zi + m), reverse);
+                    Vector256<double> xr = halfFactor * (rk + rm);
+                    Vector256<double> xi = halfFactor * (ik - imm);
+                    Vector256<double> yr = halfFactor * (ik + imm);
+                    Vector256<double> yi = halfFactor * (rm - rk);
+                    xr.Store(ar + k);
+                    xi.Store(ai + k);
+                    yr.Store(br + k);
+                    yi.Store(bi + k);
+                    (two * ((xr * xr) + (xi * xi))).Store(weightedA + k);
+                    (two * ((yr * yr) + (yi * yi))).Store(weightedB + k);
+                }
             }
 
-            if (k == nextCoded)
+            for (; k < half; k++)
             {
-                cells[(f * w) + codedCell[b]] += weightedA;
-                codedRe[(f * c) + b] = ar;
-                codedIm[(f * c) + b] = ai;
+                SplitBin(zr, zi, k, l - k, 2.0, ar, bins);
+            }
+
+            (energyA, energyB) = SumAscending(weightedA, weightedB, bins);
+
+            int c = _codedBins.Length;
+            int w = CodeLength;
+            double* cellsA = gains + (f * w);
+            double* cellsB = cellsA + w;
+            double* reA = outRe + (f * c);
+            double* imA = outIm + (f * c);
+            double* reB = reA + c;
+            double* imB = imA + c;
+            for (int b = 0; b < c; b++)
+            {
+                int bin = codedBins[b];
+                cellsA[codedCell[b]] += weightedA[bin];
+                reA[b] = ar[bin];
+                imA[b] = ai[bin];
                 if (pair)
                 {
-                    cells[((f + 1) * w) + codedCell[b]] += weightedB;
-                    codedRe[((f + 1) * c) + b] = br;
-                    codedIm[((f + 1) * c) + b] = bi;
+                    cellsB[codedCell[b]] += weightedB[bin];
+                    reB[b] = br[bin];
+                    imB[b] = bi[bin];
                 }
-
-                b++;
-                nextCoded = b < c ? codedBins[b] : -1;
             }
         }
 
-        return (energyA, energyB);
+        return (energyA, pair ? energyB : 0);
+    }
+
+    // sum a[0..count) and sum b[0..count), each added in ascending order from 0 (the spec's order). A method of its
+    // own so that the two running sums stay in registers.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe (double A, double B) SumAscending(double* a, double* b, int count)
+    {
+        double sumA = 0;
+        double sumB = 0;
+        for (int i = 0; i < count; i++)
+        {
+            sumA += a[i];
+            sumB += b[i];
+        }
+
+        return (sumA, sumB);
+    }
+
+    // One bin k (mirror m) of Split, into the scratch rows ar, ai, br, bi, weightedA, weightedB (each "bins" long).
+    private static unsafe void SplitBin(double* re, double* im, int k, int m, double weight, double* ar, int bins)
+    {
+        double xr = 0.5 * (re[k] + re[m]);
+        double xi = 0.5 * (im[k] - im[m]);
+        double yr = 0.5 * (im[k] + im[m]);
+        double yi = 0.5 * (re[m] - re[k]);
+        ar[k] = xr;
+        ar[bins + k] = xi;
+        ar[(2 * bins) + k] = yr;
+        ar[(3 * bins) + k] = yi;
+        ar[(4 * bins) + k] = weight == 1.0 ? (xr * xr) + (xi * xi) : weight * ((xr * xr) + (xi * xi));
+        ar[(5 * bins) + k] = weight == 1.0 ? (yr * yr) + (yi * yi) : weight * ((yr * yr) + (yi * yi));
     }
 }

@@ -100,13 +100,9 @@ internal sealed class SpectralCodeStream : ProtectionStream
                 Span<double> changed = perturbation.Slice(from, (int)step.ChangeFrameCount);
                 perturbation.Slice(count - carryNext, carryNext).CopyTo(_carry[channel]);
                 ReadOnlySpan<double> original = samples.Slice(from, changed.Length);
-                for (int i = 0; i < changed.Length; i++)
-                {
-                    double value = original[i] + changed[i];
 
-                    // A sample whose protected value would leave the format's range keeps its original value.
-                    changed[i] = SampleCodec.IsInRange(Layout, value) ? value : original[i];
-                }
+                // A sample whose protected value would leave the format's range keeps its original value.
+                SampleCodec.AddWithinRange(Layout, original, changed);
 
                 SampleCodec.Encode(window, origin, Layout, channel, step.ChangeFirstFrame, changed);
             }

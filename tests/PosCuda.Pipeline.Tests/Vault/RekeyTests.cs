@@ -58,6 +58,40 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
     }
 
     [Fact]
+    public async Task Protect_WithRestoreRecords_ClipTooLargeToHoldTwiceFailsWithTheFigureAndTheRestGoOn()
+    {
+        // A record needs the whole original: a 60 MB clip held twice does not fit the 104 MB a 200 MB limit leaves for objects.
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..5];
+        string src = CopyClips(temp["src"], clips);
+        byte[] large = new PosCuda.Testing.Audio.WavBuilder { SampleRate = 48000 }.WithNoise(30_000_000, 3).Build();
+        await File.WriteAllBytesAsync(Path.Combine(src, "3_large.wav"), large);
+        string keys = NewKeyring(temp);
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+
+        int code = await Poscuda(
+            "protect", src, temp["dst"], "--keyring", keys, "--labels", Labels, "--vault", temp["vault-public.json"], "--vault-store", temp["records"],
+            "--memory-limit", "200MB", "--report", temp["report.json"], "--quiet");
+
+        Assert.Equal(ExitCodes.SomeFailed, code);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(await File.ReadAllBytesAsync(temp["report.json"]));
+        System.Text.Json.JsonElement failure = Assert.Single(json.RootElement.GetProperty("failures").EnumerateArray());
+        Assert.Equal("3_large.wav", failure.GetProperty("object").GetString());
+        Assert.Equal(
+            $"needs {2 * large.Length / 1_000_000.0:0.#} MB in memory, more than --memory-limit leaves for objects (104 MB): a job that writes restore records holds the whole clip and its original",
+            failure.GetProperty("reason").GetString());
+        Assert.False(File.Exists(Path.Combine(temp["dst"], "3_large.wav")));
+        Keyring keyring = KeyringFile.Load(keys);
+        foreach (string clip in clips)
+        {
+            string name = Path.GetFileName(clip);
+            Assert.Equal(ProtectionOracle.Expected(keyring, File.ReadAllBytes(clip), name[..1], name), File.ReadAllBytes(Path.Combine(temp["dst"], name)));
+        }
+    }
+
+    [Fact]
     public async Task Rekey_KeyringWhoseActiveVersionIsCompromised_IsRefused()
     {
         using var temp = new TempDirectory();

@@ -442,6 +442,113 @@ public sealed class SampleCodecTests
         return count;
     }
 
+    // ---- long runs (the vector paths) against one sample at a time (the scalar path) ----
+
+    [Fact]
+    public void Decode_Int16LongRun_SameAsOneSampleAtATime()
+    {
+        var random = new Random(16);
+        byte[] data = new byte[2 * 1001];
+        random.NextBytes(data);
+        data[0] = 0x00;
+        data[1] = 0x80; // -32768
+        data[2] = 0xFF;
+        data[3] = 0x7F; // 32767
+        (byte[] file, WavLayout layout) = Make(SampleFormat.SignedPcm, 2, channels: 1, data);
+        double[] all = new double[1001];
+
+        SampleCodec.Decode(file, layout, 0, 0, all);
+
+        for (int i = 0; i < all.Length; i++)
+        {
+            double[] one = new double[1];
+            SampleCodec.Decode(file, layout, 0, i, one);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(one[0]), BitConverter.DoubleToInt64Bits(all[i]));
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Encode_Int16LongRun_SameBytesAndClipsAsOneSampleAtATime(bool withSpecials)
+    {
+        var random = new Random(withSpecials ? 17 : 18);
+        double[] values = new double[1003];
+        for (int i = 0; i < values.Length; i++)
+        {
+            // Exact half-LSB points, values just either side of them, zeros of both signs, quiet and loud noise.
+            double lsbs = random.Next(-32768, 32768) + (random.Next(4) switch { 0 => 0.5, 1 => 0.5 - 1e-9, 2 => -0.5, _ => random.NextDouble() });
+            values[i] = (i % 10) switch { 0 => -0.0, 1 => 0.0, _ => lsbs / 32768 };
+        }
+
+        if (withSpecials)
+        {
+            values[500] = double.NaN;
+            values[700] = 1.0;
+            values[701] = -1.0 - (0.5 / 32768);
+            values[702] = (32767.5 - 1e-9) / 32768;
+            values[900] = double.NegativeInfinity;
+        }
+
+        (byte[] file, WavLayout layout) = Make(SampleFormat.SignedPcm, 2, channels: 1, new byte[2 * values.Length]);
+        byte[] oneByOne = (byte[])file.Clone();
+        int expectedClipped = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            expectedClipped += SampleCodec.Encode(oneByOne, layout, 0, i, values.AsSpan(i, 1));
+        }
+
+        int clipped = SampleCodec.Encode(file, layout, 0, 0, values);
+
+        Assert.Equal(oneByOne, file);
+        Assert.Equal(expectedClipped, clipped);
+        Assert.Equal(withSpecials ? 4 : 0, clipped); // NaN, 1.0, -1 - half an LSB and -inf
+    }
+
+    // ---- adding a change within range ----
+
+    [Theory]
+    [InlineData(SampleFormat.UnsignedPcm8, 1)]
+    [InlineData(SampleFormat.SignedPcm, 2)]
+    [InlineData(SampleFormat.SignedPcm, 3)]
+    [InlineData(SampleFormat.SignedPcm, 4)]
+    [InlineData(SampleFormat.IeeeFloat, 4)]
+    [InlineData(SampleFormat.IeeeFloat, 8)]
+    public void AddWithinRange_EdgesAndSpecialValues_DecidesAsIsInRange(SampleFormat format, int containerBytes)
+    {
+        (_, WavLayout layout) = Make(format, containerBytes, channels: 1, new byte[containerBytes]);
+        double lsb = format == SampleFormat.IeeeFloat ? 1e-7 : format == SampleFormat.UnsignedPcm8 ? 1.0 / 128 : Math.Pow(2, 1 - (8 * containerBytes));
+        var random = new Random(containerBytes);
+        double[] special = [double.NaN, double.PositiveInfinity, double.NegativeInfinity, -0.0, 0.0, 1.0, -1.0, 1.0 - lsb, 1.0 - (lsb / 2), 1.0 - (lsb / 2) - 1e-12, -1.0 - (lsb / 2), -1.0 - (lsb / 2) + 1e-12];
+        double[] original = new double[1003];
+        double[] change = new double[original.Length];
+        for (int i = 0; i < original.Length; i++)
+        {
+            // Mostly quiet samples with small changes (whole vectors in range), some near or beyond full scale.
+            original[i] = i % 37 == 0 ? special[random.Next(special.Length)] : (random.NextDouble() - 0.5) * (i % 5 == 0 ? 2.01 : 0.5);
+            change[i] = i % 41 == 0 ? special[random.Next(special.Length)] : (random.NextDouble() - 0.5) * (i % 3 == 0 ? 4 * lsb : 0.01);
+        }
+
+        double[] expected = new double[original.Length];
+        int expectedKept = 0;
+        for (int i = 0; i < original.Length; i++)
+        {
+            double sum = original[i] + change[i];
+            bool inRange = SampleCodec.IsInRange(layout, sum);
+            expected[i] = inRange ? sum : original[i];
+            expectedKept += inRange ? 0 : 1;
+        }
+
+        int kept = SampleCodec.AddWithinRange(layout, original, change);
+
+        Assert.InRange(expectedKept, 1, original.Length - 1);
+        Assert.Equal(expectedKept, kept);
+        for (int i = 0; i < original.Length; i++)
+        {
+            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(change[i]) || (double.IsNaN(expected[i]) && double.IsNaN(change[i])), $"sample {i}: {change[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
     private static (byte[] File, WavLayout Layout) Make(SampleFormat format, int containerBytes, int channels, byte[] data)
     {
         byte[] file = new WavBuilder { Format = format, ContainerBytes = containerBytes, Channels = channels, Data = data }.Build();

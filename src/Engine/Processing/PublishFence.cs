@@ -1,8 +1,7 @@
 using System.Globalization;
-using PosCuda.Engine.Processing;
 using PosCuda.Shared.Storage;
 
-namespace PosCuda.Engine.Rekey;
+namespace PosCuda.Engine.Processing;
 
 /// <summary>Writes protected objects so that an older key version never replaces a newer one (the late writer of an old job after a rekey).</summary>
 /// <remarks>
