@@ -91,12 +91,7 @@ public sealed partial class BatchProcessor
                 return Failed(item, job, e.Reason, reader);
             }
 
-            return new ObjectResult(
-                item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, reader.ETag, write.ETag, reader.Length, stream!.Result.ClippedSamples)
-            {
-                BytesRead = reader.BytesRead,
-                BytesWritten = write.BytesWritten,
-            };
+            return Published(item, job, reader, write, stream!.Result.ClippedSamples);
         }
         finally
         {

@@ -345,13 +345,16 @@ public sealed partial class BatchProcessor
             return Failed(item, job, e.Reason, reader);
         }
 
-        return new ObjectResult(
-            item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, reader.ETag, write.ETag, reader.Length, protect.ClippedSamples)
+        return Published(item, job, reader, write, protect.ClippedSamples);
+    }
+
+    // An object read by ranges and written as a patched or streamed copy: what crossed the process counts.
+    private static ObjectResult Published(BatchObject item, JobDefinition job, ObjectReader reader, PatchedWrite write, long clippedSamples) =>
+        new(item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, reader.ETag, write.ETag, reader.Length, clippedSamples)
         {
             BytesRead = reader.BytesRead,
             BytesWritten = write.BytesWritten,
         };
-    }
 
     // A spec that changes the whole clip at once (poscuda-v2): the object is read whole, protected and written whole.
     // frameCount: the clip's frames, or an upper bound (its length in bytes) when the layout is not read yet.

@@ -19,72 +19,29 @@ public sealed partial class FileObjectStore
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(patches);
-        string path = ResolveKey(key);
-        string name = Path.GetFileName(path);
-        if (IsTempFileName(name))
-        {
-            throw new InvalidObjectException(key, "key names a temporary file of this store");
-        }
-
-        string folder = Path.GetDirectoryName(path)!;
-        EnsureFolderExists(key, folder);
-        string tempPath = Path.Join(folder, TempName(name));
-        bool renamed = false;
-        try
+        return await WriteCopyAsync(key, source, async handle =>
         {
             long written = 0;
             long copiedByStore = 0;
-            DateTime lastWrite;
-            using (SafeFileHandle handle = OpenTemp(key, tempPath, folder))
+            long at = 0;
+            await foreach (ObjectPatch patch in patches.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
-                long at = 0;
-                await foreach (ObjectPatch patch in patches.WithCancellation(cancellationToken).ConfigureAwait(false))
+                if (patch.Offset < at || patch.End > source.Length)
                 {
-                    if (patch.Offset < at || patch.End > source.Length)
-                    {
-                        throw new ArgumentException($"Patches must come in ascending order inside the source; {patch.Offset} follows {at}.", nameof(patches));
-                    }
-
-                    (long byStore, long byUs) = await CopyGapAsync(source, handle, at, patch.Offset - at, cancellationToken).ConfigureAwait(false);
-                    copiedByStore += byStore;
-                    written += byUs;
-                    await RandomAccess.WriteAsync(handle, patch.Bytes, patch.Offset, cancellationToken).ConfigureAwait(false);
-                    written += patch.Bytes.Length;
-                    at = patch.End;
+                    throw new ArgumentException($"Patches must come in ascending order inside the source; {patch.Offset} follows {at}.", nameof(patches));
                 }
 
-                (long tailByStore, long tailByUs) = await CopyGapAsync(source, handle, at, source.Length - at, cancellationToken).ConfigureAwait(false);
-                copiedByStore += tailByStore;
-                written += tailByUs;
-                if (source is FileObjectReader reader)
-                {
-                    reader.ThrowIfChanged();
-                }
-
-                lastWrite = File.GetLastWriteTimeUtc(handle);
+                (long byStore, long byUs) = await CopyGapAsync(source, handle, at, patch.Offset - at, cancellationToken).ConfigureAwait(false);
+                copiedByStore += byStore;
+                written += byUs;
+                await RandomAccess.WriteAsync(handle, patch.Bytes, patch.Offset, cancellationToken).ConfigureAwait(false);
+                written += patch.Bytes.Length;
+                at = patch.End;
             }
 
-            File.Move(tempPath, path, overwrite: true);
-            renamed = true;
-            return new PatchedWrite(FormatETag(lastWrite, source.Length), written, copiedByStore);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !renamed)
-        {
-            throw ex switch
-            {
-                UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
-                PathTooLongException => new InvalidObjectException(key, "name too long for this file system", ex),
-                _ when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
-                _ => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
-            };
-        }
-        finally
-        {
-            if (!renamed)
-            {
-                TryDelete(tempPath);
-            }
-        }
+            (long tailByStore, long tailByUs) = await CopyGapAsync(source, handle, at, source.Length - at, cancellationToken).ConfigureAwait(false);
+            return (written + tailByUs, copiedByStore + tailByStore);
+        }).ConfigureAwait(false);
     }
 
     // Copies the source's bytes [offset, offset + length) to the same place: in the kernel where it can, else through a

@@ -222,7 +222,38 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
         }
     }
 
-    private async Task<PatchedWrite> PutCopyAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken)
+    private Task<PatchedWrite> PutCopyAsync(string key, ObjectReader source, IReadOnlyList<ObjectPatch> patches, CancellationToken cancellationToken) =>
+        WriteCopyAsync(key, source, async handle =>
+        {
+            long written = 0;
+            long copied = 0;
+            if (source is FileObjectReader file && LinuxFiles.IsSupported)
+            {
+                int errno = LinuxFiles.CopyRange(file.Handle, handle, source.Length, wholeFile: true, out copied);
+                if (errno is not (0 or LinuxFiles.EXDEV or LinuxFiles.EINVAL or LinuxFiles.ENOSYS or LinuxFiles.EOPNOTSUPP))
+                {
+                    throw new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: true);
+                }
+            }
+
+            if (copied < source.Length)
+            {
+                written += await CopyThroughBufferAsync(source, handle, copied, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (ObjectPatch patch in patches)
+            {
+                RandomAccess.Write(handle, patch.Bytes.Span, patch.Offset);
+                written += patch.Bytes.Length;
+            }
+
+            return (written, copied);
+        });
+
+    // Writes a copy of the source into a temporary file beside the key (body returns the bytes it wrote through the process
+    // and those the kernel copied), checks the source did not change meanwhile, and renames it over the key: a reader
+    // never sees half a copy, and a failure leaves no temporary file behind.
+    private async Task<PatchedWrite> WriteCopyAsync(string key, ObjectReader source, Func<SafeFileHandle, Task<(long Written, long CopiedByStore)>> body)
     {
         string path = ResolveKey(key);
         string name = Path.GetFileName(path);
@@ -237,34 +268,11 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
         bool renamed = false;
         try
         {
-            long written = 0;
-            long copiedByStore = 0;
+            (long written, long copiedByStore) counts;
             DateTime lastWrite;
             using (SafeFileHandle handle = OpenTemp(key, tempPath, folder))
             {
-                long copied = 0;
-                if (source is FileObjectReader file && LinuxFiles.IsSupported)
-                {
-                    int errno = LinuxFiles.CopyRange(file.Handle, handle, source.Length, wholeFile: true, out copied);
-                    if (errno is not (0 or LinuxFiles.EXDEV or LinuxFiles.EINVAL or LinuxFiles.ENOSYS or LinuxFiles.EOPNOTSUPP))
-                    {
-                        throw new PosCudaException($"Writing {key} failed: {LinuxFiles.Describe(errno)}", isTransient: true);
-                    }
-
-                    copiedByStore = copied;
-                }
-
-                if (copied < source.Length)
-                {
-                    written += await CopyThroughBufferAsync(source, handle, copied, cancellationToken).ConfigureAwait(false);
-                }
-
-                foreach (ObjectPatch patch in patches)
-                {
-                    RandomAccess.Write(handle, patch.Bytes.Span, patch.Offset);
-                    written += patch.Bytes.Length;
-                }
-
+                counts = await body(handle).ConfigureAwait(false);
                 if (source is FileObjectReader reader)
                 {
                     reader.ThrowIfChanged();
@@ -275,17 +283,11 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
 
             File.Move(tempPath, path, overwrite: true);
             renamed = true;
-            return new PatchedWrite(FormatETag(lastWrite, source.Length), written, copiedByStore);
+            return new PatchedWrite(FormatETag(lastWrite, source.Length), counts.written, counts.copiedByStore);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !renamed)
         {
-            throw ex switch
-            {
-                UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
-                PathTooLongException => new InvalidObjectException(key, "name too long for this file system", ex),
-                _ when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
-                _ => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
-            };
+            throw CopyWriteFailure(key, path, ex);
         }
         finally
         {
@@ -295,6 +297,15 @@ public sealed partial class FileObjectStore : IConditionalObjectStore
             }
         }
     }
+
+    // What a failed write of a patched or streamed copy (into a temporary file, renamed over the key) means for the caller.
+    private static Exception CopyWriteFailure(string key, string path, Exception ex) => ex switch
+    {
+        UnauthorizedAccessException => new PosCudaException($"Writing {key} failed: permission denied", isTransient: false, ex),
+        PathTooLongException => new InvalidObjectException(key, "name too long for this file system", ex),
+        _ when Directory.Exists(path) => new InvalidObjectException(key, "a folder is in the way", ex),
+        _ => new PosCudaException($"Writing {key} failed: {ex.Message}", isTransient: true, ex),
+    };
 
     // Copies the source from offset on through one bounded buffer (a source in another store, or a kernel that cannot copy).
     private static async Task<long> CopyThroughBufferAsync(ObjectReader source, SafeFileHandle destination, long offset, CancellationToken cancellationToken)

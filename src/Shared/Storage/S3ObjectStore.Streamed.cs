@@ -67,17 +67,7 @@ public sealed partial class S3ObjectStore
             long written = 0;
             var parts = new PartAssembler(source, buffer.AsMemory(0, (int)UploadPartSize), async (bytes, token) =>
             {
-                int number = etags.Count + 1;
-                string etag = await ExecuteAsync("PUT", key, async t =>
-                {
-                    using MemoryStream body = CreateReadStream(bytes);
-                    var request = new UploadPartRequest
-                    {
-                        BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartNumber = number, InputStream = body,
-                    };
-                    return (await _client.UploadPartAsync(request, t).ConfigureAwait(false)).ETag;
-                }, token).ConfigureAwait(false);
-                etags.Add(new PartETag(number, etag));
+                etags.Add(await UploadPartAsync(key, fullKey, uploadId, etags.Count + 1, bytes, token).ConfigureAwait(false));
                 written += bytes.Length;
             });
             await parts.FillAsync(patches, cancellationToken).ConfigureAwait(false);

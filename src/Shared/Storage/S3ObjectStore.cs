@@ -336,16 +336,7 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
                     Memory<byte> bytes = buffer.AsMemory(0, (int)part.Length);
                     await source.ReadAsync(part.Offset, bytes, cancellationToken).ConfigureAwait(false);
                     ObjectPatch.ApplyTo(bytes.Span, part.Offset, patches);
-                    string etag = await ExecuteAsync("PUT", key, async token =>
-                    {
-                        using MemoryStream body = CreateReadStream(bytes);
-                        var request = new UploadPartRequest
-                        {
-                            BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartNumber = number, InputStream = body,
-                        };
-                        return (await _client.UploadPartAsync(request, token).ConfigureAwait(false)).ETag;
-                    }, cancellationToken).ConfigureAwait(false);
-                    etags.Add(new PartETag(number, etag));
+                    etags.Add(await UploadPartAsync(key, fullKey, uploadId, number, bytes, cancellationToken).ConfigureAwait(false));
                     written += part.Length;
                 }
                 else
@@ -865,4 +856,20 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
         string.IsNullOrEmpty(etag) ? null : etag.Trim('"');
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    // One part of a multipart upload from memory; returns the part's number and ETag for the completion.
+    private async Task<PartETag> UploadPartAsync(
+        string key, string fullKey, string uploadId, int number, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        string etag = await ExecuteAsync("PUT", key, async token =>
+        {
+            using MemoryStream body = CreateReadStream(bytes);
+            var request = new UploadPartRequest
+            {
+                BucketName = _location.Bucket, Key = fullKey, UploadId = uploadId, PartNumber = number, InputStream = body,
+            };
+            return (await _client.UploadPartAsync(request, token).ConfigureAwait(false)).ETag;
+        }, cancellationToken).ConfigureAwait(false);
+        return new PartETag(number, etag);
+    }
 }
