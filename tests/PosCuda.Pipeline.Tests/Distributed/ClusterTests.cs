@@ -19,10 +19,18 @@ public sealed partial class ClusterTests(PostgresServer postgres, DistributedFix
     public async Task Cluster_WorkerKilledThenAnotherSigtermed_BatchesReassignedWellBeforeTheLeaseAndEveryObjectDoneOnce()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, copies: 3, batchSize: 10);
-        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(30));
+        // The store is held back (500 ms a request) until every worker is up, so the first to join cannot finish the job alone
+        // (on a quiet machine two workers did it before the third joined); then 30 ms a request: a batch lasts a few hundred ms.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromMilliseconds(500));
         job.WorkerLeaseSeconds = "60"; // Long: a dead worker's batches must come back through the cluster, not by the lease running out.
         ChildProcess[] coordinators = [job.StartCoordinator("coordinator-1"), job.StartCoordinator("coordinator-2")];
         ChildProcess[] workers = [job.StartWorker("worker-1", slow.Endpoint), job.StartWorker("worker-2", slow.Endpoint), job.StartWorker("worker-3", slow.Endpoint)];
+        foreach (ChildProcess worker in workers)
+        {
+            await worker.WaitForOutputAsync(line => line.Contains(" is up at ", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        }
+
+        slow.Delay = TimeSpan.FromMilliseconds(30);
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 60 && s.Classes.Sum(c => c.LeasedBatches) == 3, TimeSpan.FromSeconds(120), "all three workers to hold a batch");
 
         await workers[0].KillAsync();
