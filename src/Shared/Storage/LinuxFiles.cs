@@ -186,30 +186,7 @@ internal static partial class LinuxFiles
             return 0;
         }
 
-        long inOffset = 0;
-        long outOffset = 0;
-        while (copied < length)
-        {
-            nint n = CopyFileRangeNative(from, &inOffset, to, &outOffset, (nuint)Math.Min(length - copied, 1L << 30), 0);
-            if (n > 0)
-            {
-                copied += n;
-                continue;
-            }
-
-            if (n == 0)
-            {
-                return EINVAL; // The source ended early (it shrank): let the caller's check find out why.
-            }
-
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR)
-            {
-                return errno;
-            }
-        }
-
-        return 0;
+        return CopyRangeAt(source, destination, 0, length, out copied);
     }
 
     /// <summary>Copies <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="source"/> to the same offset of <paramref name="destination"/> in the kernel (<c>copy_file_range</c>).</summary>

@@ -51,14 +51,7 @@ public sealed partial class S3ObjectStore
         }
 
         string fullKey = _location.Prefix + key;
-        var initiate = new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey };
-        foreach (KeyValuePair<string, string> pair in metadata)
-        {
-            initiate.Metadata.Add(pair.Key, pair.Value);
-        }
-
-        string uploadId = (await ExecuteAsync(
-            "PUT", key, token => _client.InitiateMultipartUploadAsync(initiate, token), cancellationToken).ConfigureAwait(false)).UploadId;
+        string uploadId = await InitiateUploadAsync(key, fullKey, metadata, cancellationToken).ConfigureAwait(false);
         bool completed = false;
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)UploadPartSize);
         try

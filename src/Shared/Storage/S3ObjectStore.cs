@@ -311,14 +311,7 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
         IReadOnlyList<PartPlan> plan, WriteCondition? condition, CancellationToken cancellationToken)
     {
         string fullKey = _location.Prefix + key;
-        var initiate = new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey };
-        foreach (KeyValuePair<string, string> pair in metadata)
-        {
-            initiate.Metadata.Add(pair.Key, pair.Value);
-        }
-
-        string uploadId = (await ExecuteAsync(
-            "PUT", key, token => _client.InitiateMultipartUploadAsync(initiate, token), cancellationToken).ConfigureAwait(false)).UploadId;
+        string uploadId = await InitiateUploadAsync(key, fullKey, metadata, cancellationToken).ConfigureAwait(false);
         bool completed = false;
         try
         {
@@ -856,6 +849,20 @@ public sealed partial class S3ObjectStore : IConditionalObjectStore
         string.IsNullOrEmpty(etag) ? null : etag.Trim('"');
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    // Starts a multipart upload of the key with its metadata (what S3 stores with the completed object).
+    private async Task<string> InitiateUploadAsync(
+        string key, string fullKey, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = fullKey };
+        foreach (KeyValuePair<string, string> pair in metadata)
+        {
+            initiate.Metadata.Add(pair.Key, pair.Value);
+        }
+
+        return (await ExecuteAsync(
+            "PUT", key, token => _client.InitiateMultipartUploadAsync(initiate, token), cancellationToken).ConfigureAwait(false)).UploadId;
+    }
 
     // One part of a multipart upload from memory; returns the part's number and ETag for the completion.
     private async Task<PartETag> UploadPartAsync(
