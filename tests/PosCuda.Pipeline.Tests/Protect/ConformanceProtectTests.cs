@@ -51,6 +51,7 @@ public sealed class ConformanceProtectTests : IClassFixture<ProtectFixture>
     [InlineData(PoscudaV1.SpecName, "cpu")]
     [InlineData(PoscudaV2.SpecName, "cpu")]
     [InlineData(PoscudaV1.SpecName, "ilgpu-cpu")]
+    [InlineData(PoscudaV2.SpecName, "ilgpu-cpu")] // a GPU node given a v2 job: the transform runs on its CPUs, same bytes
     public async Task Protect_SciPyConformanceSuite_ProtectsAndRejectsAsDocumented(string spec, string device)
     {
         string src = Path.Combine(RepositoryPaths.Root, "tests", "PosCuda.Shared.Tests", "TestData", "wav-conformance");
