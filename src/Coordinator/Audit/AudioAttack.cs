@@ -14,7 +14,7 @@ namespace PosCuda.Coordinator.Audit;
 public abstract class AudioAttack
 {
     /// <summary>The attack names <see cref="Parse"/> knows, in report order; <c>none</c> is the no-attack row.</summary>
-    public static readonly IReadOnlyList<string> Names = ["none", "shift", "resample", "eq", "noise", "mp3"];
+    public static readonly IReadOnlyList<string> Names = ["none", "shift", "crop", "trim", "resample", "eq", "noise", "mp3"];
 
     private protected AudioAttack(string name)
     {
@@ -33,6 +33,8 @@ public abstract class AudioAttack
     {
         "none" => null,
         "shift" => new ShiftAttack(),
+        "crop" => new CropAttack(),
+        "trim" => new TrimAttack(),
         "resample" => new ResampleAttack(),
         "eq" => new EqAttack(),
         "noise" => new NoiseAttack(),

@@ -24,7 +24,7 @@ public static class AuditCommand
         var learners = new Option<string>("--learners") { Description = "Probe learners, comma-separated: lightgbm, maxent.", DefaultValueFactory = _ => "lightgbm,maxent" };
         var attacks = new Option<string>("--attacks")
         {
-            Description = "Attacks on the training clips, comma-separated: none, shift, resample, eq, noise, mp3.",
+            Description = "Attacks on the training clips, comma-separated: none, shift, crop, trim, resample, eq, noise, mp3.",
             DefaultValueFactory = _ => string.Join(',', AudioAttack.Names),
         };
         var seed = new Option<int>("--seed") { Description = "Seeds the attacks and the learners.", DefaultValueFactory = _ => 1 };
