@@ -29,7 +29,7 @@ public sealed class CommonOptions
 
     public Option<string> Spec { get; } = new("--spec")
     {
-        Description = "The protection spec version: poscuda-v1 (a keyed patch) or poscuda-v2 (a keyed spectral code throughout the clip).",
+        Description = "The protection spec version: poscuda-v1 (a keyed patch) or poscuda-v2 (a keyed spectral code throughout the clip; far stronger against neural learners, see the README's 'Which spec?').",
         DefaultValueFactory = _ => ProtectionParameters.DefaultSpec,
     };
 
