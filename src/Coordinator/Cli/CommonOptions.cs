@@ -67,6 +67,14 @@ public sealed class CommonOptions
         }
     }
 
+    /// <summary>Whether any protection parameter (<c>--spec</c>, <c>--taps</c>, <c>--code-snr</c>, ...) was given on the command line.</summary>
+    public bool ParametersGiven(ParseResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new Option[] { Taps, Patch, Blur, Window, Mode, Spec, CodeSlots, CodeWeight, CodeMinFrequency, CodeMaxFrequency, CodeSnr, CodeDepth }
+            .Any(o => result.GetResult(o) is { Implicit: false });
+    }
+
     /// <summary>Adds the store options to <paramref name="command"/>.</summary>
     public void AddStores(Command command)
     {

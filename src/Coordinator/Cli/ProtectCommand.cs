@@ -102,7 +102,40 @@ public static class ProtectCommand
 
         /// <summary>The <c>--device</c> the patch convolution runs on (auto, cpu, cuda, ilgpu-cpu).</summary>
         public string Device { get; init; } = "auto";
+
+        /// <summary>False where no protection parameter was given on the command line: a rekey then re-protects with
+        /// those of the latest job that wrote the destination (in the state folder's ledger), not the defaults.</summary>
+        public bool ParametersGiven { get; init; } = true;
     }
+
+    /// <summary>A rekey given no protection parameters re-protects with the parameters the destination was last written
+    /// with (the latest protect or rekey job of this destination and key in the ledger: the state folder's for a local
+    /// rekey, the cluster's for <c>submit --rekey</c>), so a poscuda-v2 set stays
+    /// poscuda-v2; with no such job, the defaults, said so.</summary>
+    internal static async Task<ProtectionParameters> PublishedParametersAsync(
+        IWorkLedger ledger, string destination, string keyId, ProtectionParameters defaults, TextWriter err, CancellationToken cancellationToken)
+    {
+        JobRecord? latest = (await ledger.ListJobsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(j => j.Definition.Destination == destination && j.Definition.KeyId == keyId
+                && (j.Definition.Operation?.Kind ?? JobKind.Protect) != JobKind.Restore)
+            .MaxBy(j => j.CreatedAt);
+        if (latest is null)
+        {
+            await err.WriteLineAsync(
+                $"poscuda: no earlier job wrote {destination} in the ledger; re-protecting with {Describe(defaults)}. "
+                + "If the objects were protected otherwise, give the same --spec and parameters.").ConfigureAwait(false);
+            return defaults;
+        }
+
+        await err.WriteLineAsync(
+            $"poscuda: re-protecting with the parameters job {latest.JobId:D} wrote {destination} with: {Describe(latest.Definition.Parameters)} "
+            + "(give --spec and its parameters to change them).").ConfigureAwait(false);
+        return latest.Definition.Parameters;
+    }
+
+    private static string Describe(ProtectionParameters p) => p.Spec == PoscudaV2.SpecName
+        ? string.Create(CultureInfo.InvariantCulture, $"{p.Spec} ({p.Code.ToText()})")
+        : string.Create(CultureInfo.InvariantCulture, $"{p.Spec} (k={p.Taps}, p={p.PatchLength}, b={p.Blur}, W={p.Window}, {PatchModeNames.ToName(p.Mode)})");
 
     /// <summary>Runs a protect job and returns the exit code.</summary>
     public static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
@@ -141,10 +174,16 @@ public static class ProtectCommand
         await ledger.MigrateAsync(cancellationToken).ConfigureAwait(false);
         await using var stores = new ObjectStoreCache(request.StoreOptions);
 
-        var definition = new JobDefinition(
-            source, destination, labels.Text, request.Parameters, keyId, keyVersion, request.MaxAttempts, Operation: request.Operation);
-        Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         TextWriter err = Console.Error;
+        ProtectionParameters parameters = request.Parameters;
+        if (kind == JobKind.Rekey && !request.ParametersGiven)
+        {
+            parameters = await PublishedParametersAsync(ledger, destination, keyId, request.Parameters, err, cancellationToken).ConfigureAwait(false);
+        }
+
+        var definition = new JobDefinition(
+            source, destination, labels.Text, parameters, keyId, keyVersion, request.MaxAttempts, Operation: request.Operation);
+        Guid? existing = await ledger.FindJobAsync(definition, cancellationToken).ConfigureAwait(false);
         using var stopClaiming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Guid jobId = Guid.Empty;
         Task<PlanSummary?> planning = Task.FromResult<PlanSummary?>(null);
@@ -314,7 +353,7 @@ public static class ProtectCommand
         };
         Console.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {request.Parameters.Spec})"));
+            $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {definition.Parameters.Spec})"));
         if (!complete)
         {
             return ExitCodes.Error;

@@ -40,6 +40,7 @@ public static class RekeyCommand
                 {
                     Operation = operation,
                     Vault = key,
+                    ParametersGiven = common.ParametersGiven(result),
                 },
                 ct);
         });

@@ -56,6 +56,11 @@ public static class SubmitCommand
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
+            if (operation?.Kind == JobKind.Rekey && !common.ParametersGiven(result))
+            {
+                parameters = await ProtectCommand.PublishedParametersAsync(ledger, dst, keyring.KeyId, parameters, Console.Error, ct).ConfigureAwait(false);
+            }
+
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts), Operation: operation);
             var planner = new JobPlanner(ledger);

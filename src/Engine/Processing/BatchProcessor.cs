@@ -205,8 +205,17 @@ public sealed partial class BatchProcessor
 
         if (original is not null)
         {
-            context.Records!.Add(RestoreEntry.Create(
-                item.Key, context.Lease.JobId, job.KeyId, job.KeyVersion, job.Parameters.Spec, content.ETag, original, content.Data.Span));
+            var entry = RestoreEntry.Create(
+                item.Key, context.Lease.JobId, job.KeyId, job.KeyVersion, job.Parameters.Spec, content.ETag, original, content.Data.Span);
+            if (context.TryDefer(entry.Original.Length))
+            {
+                context.Records!.Add(entry);
+            }
+            else
+            {
+                // The batch already holds its share of record entries (long recordings under poscuda-v2): this one goes now.
+                await context.Records!.WriteAheadAsync(context.Stores, entry, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return new ObjectResult(

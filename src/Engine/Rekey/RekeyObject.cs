@@ -186,7 +186,7 @@ internal static class RekeyObject
             var write = new PendingWrite(
                 output, metadata, published.ETag,
                 new ObjectResult(item.ObjectId, ObjectOutcome.Done, null, job.KeyVersion, published.ETag, null, output.Length, protect.ClippedSamples));
-            if (!writeNow)
+            if (!writeNow && context.TryDefer(output.Length + (record?.Original.Length ?? 0)))
             {
                 if (record is not null)
                 {
@@ -197,13 +197,23 @@ internal static class RekeyObject
                 return write.Result;
             }
 
-            // A retried object: its own record goes ahead of it.
+            // A retried object, or one that would take the batch past what it may hold until its end (long recordings):
+            // written now, its own record ahead of it.
             if (record is not null)
             {
                 await context.Records!.WriteAheadAsync(context.Stores, record, cancellationToken).ConfigureAwait(false);
             }
 
-            return await ReplaceAsync(context, item, write, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await ReplaceAsync(context, item, write, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PreconditionFailedException) when (!writeNow)
+            {
+                // Written meanwhile by someone else: phase two looks at it again, as it does for a prepared write.
+                context.PendingWrites![item.ObjectId] = null;
+                return write.Result;
+            }
         }
     }
 

@@ -92,6 +92,53 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
     }
 
     [Fact]
+    public async Task ProtectRekeyRestore_LongRecordingsUnderV2_ABatchHoldsAtMost32MiBUntilItsEndTheRestGoAheadWithTheirOwnRecords()
+    {
+        // Seven 6 MB recordings of one class, one batch. poscuda-v2 changes the whole data chunk, so each restore entry
+        // holds about the whole original: protect may keep 5 entries (30 MB) until the batch's end and writes the other
+        // 2 ahead, each in its own record; rekey holds a prepared replacement and its entry (12 MB) per object, so it
+        // keeps 2 and replaces the other 5 at once, each after its own record.
+        using var temp = new TempDirectory();
+        string src = Directory.CreateDirectory(temp["src"]).FullName;
+        var originals = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        for (int i = 0; i < 7; i++)
+        {
+            byte[] clip = new PosCuda.Testing.Audio.WavBuilder { SampleRate = 8000 }.WithNoise(3_000_000, 10 + i).Build();
+            originals[$"4_long_{i}.wav"] = clip;
+            await File.WriteAllBytesAsync(Path.Combine(src, $"4_long_{i}.wav"), clip);
+        }
+
+        string dst = temp["dst"];
+        string records = temp["records"];
+        string keys = NewKeyring(temp);
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+        string[] common = ["--keyring", keys, "--labels", Labels, "--quiet", "--concurrency", "2", "--batch-size", "10"];
+
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            ["protect", src, dst, "--spec", PoscudaV2.SpecName, "--vault", temp["vault-public.json"], "--vault-store", records, .. common]));
+        int afterProtect = Directory.GetFiles(records, "*.json", SearchOption.AllDirectories).Length;
+        Directory.Delete(src, recursive: true);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            ["rekey", dst, "--from-version", "1", "--vault", vault, "--vault-store", records, .. common])); // No --spec: the protect job's parameters.
+        int afterRekey = Directory.GetFiles(records, "*.json", SearchOption.AllDirectories).Length;
+        Assert.Equal(ExitCodes.Success, await Poscuda("restore", dst, temp["restored"], "--vault", vault, "--vault-store", records, "--quiet"));
+
+        Assert.Equal(1 + 2, afterProtect);
+        Assert.Equal(1 + 5, afterRekey - afterProtect);
+        Keyring keyring = KeyringFile.Load(keys);
+        foreach ((string name, byte[] original) in originals)
+        {
+            Assert.Equal(
+                ProtectionOracle.Expected(keyring, original, "4", name, new ProtectionParameters(spec: PoscudaV2.SpecName)),
+                await File.ReadAllBytesAsync(Path.Combine(dst, name)));
+            Assert.Equal(original, await File.ReadAllBytesAsync(Path.Combine(temp["restored"], name)));
+        }
+    }
+
+    [Fact]
     public async Task Rekey_KeyringWhoseActiveVersionIsCompromised_IsRefused()
     {
         using var temp = new TempDirectory();
