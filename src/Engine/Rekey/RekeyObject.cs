@@ -17,7 +17,9 @@ namespace PosCuda.Engine.Rekey;
 /// version and no output tag). The write is conditional on the ETag read: an object changed meanwhile is read again.
 /// <para>Record before replace: a batch first prepares every object (read, rebuild, protect, in memory), then writes the
 /// batch attempt's restore record, and only then replaces the objects. An attempt killed halfway leaves every replaced
-/// object with a record; a redo finds those objects already under the new version and writes its own record.</para>
+/// object with a record; a redo finds those objects already under the new version and writes its own record. A batch
+/// holds at most <see cref="BatchContext.DeferredBytesLimit"/> of prepared replacements and entries; an object that would
+/// take it past that is written at once, its own record ahead of it, as a retried object is.</para>
 /// </remarks>
 internal static class RekeyObject
 {
