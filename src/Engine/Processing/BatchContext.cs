@@ -35,9 +35,6 @@ internal sealed record BatchContext(
 
     private long _deferredBytes;
 
-    /// <summary>The bytes this batch holds until its end.</summary>
-    public long DeferredBytes => Interlocked.Read(ref _deferredBytes);
-
     /// <summary>Takes <paramref name="bytes"/> of <see cref="DeferredBytesLimit"/> for something held until the batch's end; false
     /// (nothing taken) when they would take the batch past it (thread-safe).</summary>
     public bool TryDefer(long bytes)
