@@ -108,10 +108,10 @@ public static class ProtectCommand
         public bool ParametersGiven { get; init; } = true;
     }
 
-    /// <summary>A rekey given no protection parameters re-protects with the parameters the destination was last written
-    /// with (the latest protect or rekey job of this destination and key in the ledger: the state folder's for a local
-    /// rekey, the cluster's for <c>submit --rekey</c>), so a poscuda-v2 set stays
-    /// poscuda-v2; with no such job, the defaults, said so.</summary>
+    /// <summary>A rekey or verify given no protection parameters uses those the destination was last written with (the
+    /// latest protect or rekey job of this destination and key in the ledger: the state folder's for a local rekey or
+    /// verify, the cluster's for <c>submit --rekey</c>), so a poscuda-v2 set stays poscuda-v2; with no such job, the
+    /// defaults, said so.</summary>
     internal static async Task<ProtectionParameters> PublishedParametersAsync(
         IWorkLedger ledger, string destination, string keyId, ProtectionParameters defaults, TextWriter err, CancellationToken cancellationToken)
     {
@@ -122,13 +122,13 @@ public static class ProtectCommand
         if (latest is null)
         {
             await err.WriteLineAsync(
-                $"poscuda: no earlier job wrote {destination} in the ledger; re-protecting with {Describe(defaults)}. "
+                $"poscuda: no earlier job wrote {destination} in the ledger; using {Describe(defaults)}. "
                 + "If the objects were protected otherwise, give the same --spec and parameters.").ConfigureAwait(false);
             return defaults;
         }
 
         await err.WriteLineAsync(
-            $"poscuda: re-protecting with the parameters job {latest.JobId:D} wrote {destination} with: {Describe(latest.Definition.Parameters)} "
+            $"poscuda: using the parameters job {latest.JobId:D} wrote {destination} with: {Describe(latest.Definition.Parameters)} "
             + "(give --spec and its parameters to change them).").ConfigureAwait(false);
         return latest.Definition.Parameters;
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using PosCuda.Coordinator.Verify;
 using PosCuda.Engine.Vault;
 using PosCuda.Shared.Labels;
+using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 using PosCuda.Shared.Storage;
 using PosCuda.Worker.Hosting;
@@ -32,9 +33,18 @@ public static class VerifyCommand
         {
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             ProtectionParameters parameters = common.ReadParameters(result);
+            string dst = Locations.Normalise(result.GetRequiredValue(destination));
+            string ledgerPath = Path.Combine(Locations.DefaultStatePath(dst), "ledger.db");
+            if (!common.ParametersGiven(result) && File.Exists(ledgerPath))
+            {
+                // The set's own parameters, where the ledger of the jobs that wrote it is at hand (a local protect's state folder).
+                await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + ledgerPath);
+                parameters = await ProtectCommand.PublishedParametersAsync(ledger, dst, keyring.KeyId, parameters, Console.Error, ct).ConfigureAwait(false);
+            }
+
             LabelRule? rule = result.GetValue(labels) is { } text ? Locations.ParseLabels(text) : null;
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
-            IObjectStore published = stores.Get(Locations.Normalise(result.GetRequiredValue(destination)));
+            IObjectStore published = stores.Get(dst);
             IObjectStore? source = result.GetValue(originals) is { } src ? stores.Get(Locations.Normalise(src)) : null;
             VaultRecords? records = null;
             if (vault.Read(result) is var (key, store))

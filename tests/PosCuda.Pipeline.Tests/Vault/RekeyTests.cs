@@ -139,6 +139,38 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
     }
 
     [Fact]
+    public async Task VerifyAndRekey_GivenNoParameters_UseThoseTheSetWasProtectedWith()
+    {
+        // A poscuda-v2 set at --code-snr 18: verify and rekey take the spec and its parameters from the protect job in the
+        // state folder's ledger; given other parameters explicitly, verify uses those (and finds every object wrong).
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..20];
+        string src = CopyClips(temp["src"], clips);
+        string dst = temp["dst"];
+        string keys = NewKeyring(temp);
+        var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: SpectralCodeParameters.Parse("snr=18"));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            "protect", src, dst, "--keyring", keys, "--labels", Labels, "--spec", PoscudaV2.SpecName, "--code-snr", "18", "--quiet"));
+
+        int verifyDefault = await Poscuda("verify", dst, "--keyring", keys, "--labels", Labels, "--source", src);
+        int verifyV1 = await Poscuda("verify", dst, "--keyring", keys, "--labels", Labels, "--source", src, "--spec", PoscudaV1.SpecName);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+        int rekey = await Poscuda("rekey", dst, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--quiet");
+
+        Assert.Equal(ExitCodes.Success, verifyDefault);
+        Assert.Equal(ExitCodes.SomeFailed, verifyV1);
+        Assert.Equal(ExitCodes.Success, rekey);
+        Keyring keyring = KeyringFile.Load(keys);
+        foreach (string clip in clips)
+        {
+            string name = Path.GetFileName(clip);
+            Assert.Equal(ProtectionOracle.Expected(keyring, File.ReadAllBytes(clip), name[..1], name, parameters), File.ReadAllBytes(Path.Combine(dst, name)));
+        }
+
+        Assert.Equal(ExitCodes.Success, await Poscuda("verify", dst, "--keyring", keys, "--labels", Labels, "--source", src));
+    }
+
+    [Fact]
     public async Task Rekey_KeyringWhoseActiveVersionIsCompromised_IsRefused()
     {
         using var temp = new TempDirectory();
