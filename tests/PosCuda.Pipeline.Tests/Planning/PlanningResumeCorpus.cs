@@ -49,8 +49,11 @@ internal sealed class PlanningResumeCorpus
                 return planned;
             }
 
+            // The process runs only until the next SIGSTOP. A blocking 1 ms sleep bounds that by the kernel's timer; an awaited
+            // Task.Delay(1) resumes when the thread pool gets to it, which under a loaded test run was long enough for the
+            // whole of planning to pass unobserved (once, in CI).
             Signal(process, Sigcont);
-            await Task.Delay(1);
+            Thread.Sleep(1);
         }
 
         throw new TimeoutException("planning never recorded a chunk: " + process.Describe());
