@@ -58,10 +58,13 @@ public sealed class CommonOptions
         Description = "The work ledger: postgres://user:password@host:port/db, an Npgsql connection string, or sqlite:PATH (a protect state folder's ledger.db) (default: POSCUDA_LEDGER).",
     };
 
+    // The protection-parameter options, in help order.
+    private Option[] ParameterOptions => [Taps, Patch, Blur, Window, Mode, Spec, CodeSlots, CodeWeight, CodeMinFrequency, CodeMaxFrequency, CodeSnr, CodeDepth];
+
     /// <summary>Adds the protection-parameter options to <paramref name="command"/>.</summary>
     public void AddParameters(Command command)
     {
-        foreach (Option option in new Option[] { Taps, Patch, Blur, Window, Mode, Spec, CodeSlots, CodeWeight, CodeMinFrequency, CodeMaxFrequency, CodeSnr, CodeDepth })
+        foreach (Option option in ParameterOptions)
         {
             command.Options.Add(option);
         }
@@ -71,8 +74,7 @@ public sealed class CommonOptions
     public bool ParametersGiven(ParseResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return new Option[] { Taps, Patch, Blur, Window, Mode, Spec, CodeSlots, CodeWeight, CodeMinFrequency, CodeMaxFrequency, CodeSnr, CodeDepth }
-            .Any(o => result.GetResult(o) is { Implicit: false });
+        return ParameterOptions.Any(o => result.GetResult(o) is { Implicit: false });
     }
 
     /// <summary>Adds the store options to <paramref name="command"/>.</summary>

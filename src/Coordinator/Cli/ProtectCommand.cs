@@ -108,35 +108,6 @@ public static class ProtectCommand
         public bool ParametersGiven { get; init; } = true;
     }
 
-    /// <summary>A rekey or verify given no protection parameters uses those the destination was last written with (the
-    /// latest protect or rekey job of this destination and key in the ledger: the state folder's for a local rekey or
-    /// verify, the cluster's for <c>submit --rekey</c>), so a poscuda-v2 set stays poscuda-v2; with no such job, the
-    /// defaults, said so.</summary>
-    internal static async Task<ProtectionParameters> PublishedParametersAsync(
-        IWorkLedger ledger, string destination, string keyId, ProtectionParameters defaults, TextWriter err, CancellationToken cancellationToken)
-    {
-        JobRecord? latest = (await ledger.ListJobsAsync(cancellationToken).ConfigureAwait(false))
-            .Where(j => j.Definition.Destination == destination && j.Definition.KeyId == keyId
-                && (j.Definition.Operation?.Kind ?? JobKind.Protect) != JobKind.Restore)
-            .MaxBy(j => j.CreatedAt);
-        if (latest is null)
-        {
-            await err.WriteLineAsync(
-                $"poscuda: no earlier job wrote {destination} in the ledger; using {Describe(defaults)}. "
-                + "If the objects were protected otherwise, give the same --spec and parameters.").ConfigureAwait(false);
-            return defaults;
-        }
-
-        await err.WriteLineAsync(
-            $"poscuda: using the parameters job {latest.JobId:D} wrote {destination} with: {Describe(latest.Definition.Parameters)} "
-            + "(give --spec and its parameters to change them).").ConfigureAwait(false);
-        return latest.Definition.Parameters;
-    }
-
-    private static string Describe(ProtectionParameters p) => p.Spec == PoscudaV2.SpecName
-        ? string.Create(CultureInfo.InvariantCulture, $"{p.Spec} ({p.Code.ToText()})")
-        : string.Create(CultureInfo.InvariantCulture, $"{p.Spec} (k={p.Taps}, p={p.PatchLength}, b={p.Blur}, W={p.Window}, {PatchModeNames.ToName(p.Mode)})");
-
     /// <summary>Runs a protect job and returns the exit code.</summary>
     public static async Task<int> RunAsync(Request request, CancellationToken cancellationToken)
     {
@@ -175,11 +146,9 @@ public static class ProtectCommand
         await using var stores = new ObjectStoreCache(request.StoreOptions);
 
         TextWriter err = Console.Error;
-        ProtectionParameters parameters = request.Parameters;
-        if (kind == JobKind.Rekey && !request.ParametersGiven)
-        {
-            parameters = await PublishedParametersAsync(ledger, destination, keyId, request.Parameters, err, cancellationToken).ConfigureAwait(false);
-        }
+        ProtectionParameters parameters = kind == JobKind.Rekey
+            ? await PublishedParameters.ResolveAsync(ledger, destination, keyId, request.Parameters, request.ParametersGiven, err, cancellationToken).ConfigureAwait(false)
+            : request.Parameters;
 
         var definition = new JobDefinition(
             source, destination, labels.Text, parameters, keyId, keyVersion, request.MaxAttempts, Operation: request.Operation);

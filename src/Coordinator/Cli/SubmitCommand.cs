@@ -56,9 +56,10 @@ public static class SubmitCommand
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
-            if (operation?.Kind == JobKind.Rekey && !common.ParametersGiven(result))
+            if (operation?.Kind == JobKind.Rekey)
             {
-                parameters = await ProtectCommand.PublishedParametersAsync(ledger, dst, keyring.KeyId, parameters, Console.Error, ct).ConfigureAwait(false);
+                parameters = await PublishedParameters.ResolveAsync(
+                    ledger, dst, keyring.KeyId, parameters, common.ParametersGiven(result), Console.Error, ct).ConfigureAwait(false);
             }
 
             await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));

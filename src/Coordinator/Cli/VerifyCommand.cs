@@ -39,7 +39,7 @@ public static class VerifyCommand
             {
                 // The set's own parameters, where the ledger of the jobs that wrote it is at hand (a local protect's state folder).
                 await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + ledgerPath);
-                parameters = await ProtectCommand.PublishedParametersAsync(ledger, dst, keyring.KeyId, parameters, Console.Error, ct).ConfigureAwait(false);
+                parameters = await PublishedParameters.ResolveAsync(ledger, dst, keyring.KeyId, parameters, wereGiven: false, Console.Error, ct).ConfigureAwait(false);
             }
 
             LabelRule? rule = result.GetValue(labels) is { } text ? Locations.ParseLabels(text) : null;

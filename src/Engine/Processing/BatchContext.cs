@@ -36,25 +36,17 @@ internal sealed record BatchContext(
     private long _deferredBytes;
 
     /// <summary>Takes <paramref name="bytes"/> of <see cref="DeferredBytesLimit"/> for something held until the batch's end; false
-    /// (nothing taken) when they would take the batch past it (thread-safe).</summary>
+    /// (nothing taken) when they would take the batch past it. Thread-safe; a call racing one that is refused may be refused
+    /// too, which only sends its object ahead sooner.</summary>
     public bool TryDefer(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        long held = Interlocked.Read(ref _deferredBytes);
-        while (true)
+        if (Interlocked.Add(ref _deferredBytes, bytes) <= DeferredBytesLimit)
         {
-            if (held + bytes > DeferredBytesLimit)
-            {
-                return false;
-            }
-
-            long seen = Interlocked.CompareExchange(ref _deferredBytes, held + bytes, held);
-            if (seen == held)
-            {
-                return true;
-            }
-
-            held = seen;
+            return true;
         }
+
+        Interlocked.Add(ref _deferredBytes, -bytes);
+        return false;
     }
 }

@@ -67,9 +67,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         byte[] large = new PosCuda.Testing.Audio.WavBuilder { SampleRate = 48000 }.WithNoise(30_000_000, 3).Build();
         await File.WriteAllBytesAsync(Path.Combine(src, "3_large.wav"), large);
         string keys = NewKeyring(temp);
-        string vault = temp["vault.json"];
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+        string vault = await NewVaultAsync(temp);
 
         int code = await Poscuda(
             "protect", src, temp["dst"], "--keyring", keys, "--labels", Labels, "--vault", temp["vault-public.json"], "--vault-store", temp["records"],
@@ -111,9 +109,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         string dst = temp["dst"];
         string records = temp["records"];
         string keys = NewKeyring(temp);
-        string vault = temp["vault.json"];
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+        string vault = await NewVaultAsync(temp);
         string[] common = ["--keyring", keys, "--labels", Labels, "--quiet", "--concurrency", "2", "--batch-size", "10"];
 
         Assert.Equal(ExitCodes.Success, await Poscuda(
@@ -199,9 +195,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         string pub = $"s3://{bucket}/published";
         string vaultStore = $"s3://{bucket}/vault";
         string keys = NewKeyring(temp);
-        string vault = temp["vault.json"];
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
-        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+        string vault = await NewVaultAsync(temp);
 
         // Workers that only protect hold the public half.
         Assert.Equal(ExitCodes.Success, await Poscuda(
@@ -452,6 +446,15 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         }
 
         return folder;
+    }
+
+    // A vault key (vault.json) and its public half (vault-public.json), through the command line.
+    private static async Task<string> NewVaultAsync(TempDirectory temp)
+    {
+        string vault = temp["vault.json"];
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "create", vault));
+        Assert.Equal(ExitCodes.Success, await Poscuda("vault", "export-public", vault, temp["vault-public.json"]));
+        return vault;
     }
 
     private static string NewKeyring(TempDirectory temp)
