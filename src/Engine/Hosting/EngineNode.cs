@@ -112,7 +112,7 @@ public sealed class EngineNode : IAsyncDisposable
                     entityId => ClassShard.Props(entityId, ledger),
                     shardingSettings,
                     new ClassShardIds(),
-                    sharding.DefaultShardAllocationStrategy(shardingSettings),
+                    new StayPutAllocationStrategy(sharding.DefaultShardAllocationStrategy(shardingSettings)),
                     Protocol.StopShard.Instance).ConfigureAwait(false);
                 system.ActorOf(
                     ClusterSingletonManager.Props(
