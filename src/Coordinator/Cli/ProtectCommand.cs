@@ -147,7 +147,7 @@ public static class ProtectCommand
 
         TextWriter err = Console.Error;
         ProtectionParameters parameters = kind == JobKind.Rekey
-            ? await PublishedParameters.ResolveAsync(ledger, destination, keyId, request.Parameters, request.ParametersGiven, err, cancellationToken).ConfigureAwait(false)
+            ? await PublishedParameters.ResolveAsync(ledger, stores, destination, keyId, request.Parameters, request.ParametersGiven, err, cancellationToken).ConfigureAwait(false)
             : request.Parameters;
 
         var definition = new JobDefinition(
@@ -323,6 +323,16 @@ public static class ProtectCommand
         Console.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {definition.Parameters.Spec})"));
+        if (kind == JobKind.Rekey && request.Operation is { FromVersion: int from })
+        {
+            JobStatus? classes = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<string> kept = KeptCodes.Find(keyring, from, keyVersion, classes?.Classes.Select(static c => c.Label) ?? [], parameters);
+            if (KeptCodes.Warning(kept, from, keyVersion, parameters) is { } warning)
+            {
+                await err.WriteLineAsync(warning).ConfigureAwait(false);
+            }
+        }
+
         if (!complete)
         {
             return ExitCodes.Error;

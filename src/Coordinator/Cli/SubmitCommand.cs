@@ -56,13 +56,13 @@ public static class SubmitCommand
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             await using IWorkLedger ledger = WorkLedger.Open(common.ReadLedger(result));
             await ledger.MigrateAsync(ct).ConfigureAwait(false);
+            await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             if (operation?.Kind == JobKind.Rekey)
             {
                 parameters = await PublishedParameters.ResolveAsync(
-                    ledger, dst, keyring.KeyId, parameters, common.ParametersGiven(result), Console.Error, ct).ConfigureAwait(false);
+                    ledger, stores, dst, keyring.KeyId, parameters, common.ParametersGiven(result), Console.Error, ct).ConfigureAwait(false);
             }
 
-            await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             var definition = new JobDefinition(src, dst, labels.Text, parameters, keyring.KeyId, keyring.Active, result.GetValue(common.MaxAttempts), Operation: operation);
             var planner = new JobPlanner(ledger);
             int batchSize = result.GetValue(common.BatchSize);

@@ -34,16 +34,17 @@ public static class VerifyCommand
             Keyring keyring = KeyringFile.Load(result.GetRequiredValue(common.Keyring));
             ProtectionParameters parameters = common.ReadParameters(result);
             string dst = Locations.Normalise(result.GetRequiredValue(destination));
+            await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             string ledgerPath = Path.Combine(Locations.DefaultStatePath(dst), "ledger.db");
-            if (!common.ParametersGiven(result) && File.Exists(ledgerPath))
+            if (!common.ParametersGiven(result))
             {
-                // The set's own parameters, where the ledger of the jobs that wrote it is at hand (a local protect's state folder).
-                await using IWorkLedger ledger = WorkLedger.Open("sqlite:" + ledgerPath);
-                parameters = await PublishedParameters.ResolveAsync(ledger, dst, keyring.KeyId, parameters, wereGiven: false, Console.Error, ct).ConfigureAwait(false);
+                // The set's own parameters: from the ledger of the jobs that wrote it where it is at hand (a local protect's
+                // state folder), else from the manifests under the set.
+                await using IWorkLedger? ledger = File.Exists(ledgerPath) ? WorkLedger.Open("sqlite:" + ledgerPath) : null;
+                parameters = await PublishedParameters.ResolveAsync(ledger, stores, dst, keyring.KeyId, parameters, wereGiven: false, Console.Error, ct).ConfigureAwait(false);
             }
 
             LabelRule? rule = result.GetValue(labels) is { } text ? Locations.ParseLabels(text) : null;
-            await using var stores = new ObjectStoreCache(common.ReadStoreOptions(result));
             IObjectStore published = stores.Get(dst);
             IObjectStore? source = result.GetValue(originals) is { } src ? stores.Get(Locations.Normalise(src)) : null;
             VaultRecords? records = null;
@@ -69,6 +70,15 @@ public static class VerifyCommand
             foreach (string what in outcome.NotChecked)
             {
                 await err.WriteLineAsync($"not checked: {what}").ConfigureAwait(false);
+            }
+
+            foreach (KeyVersion leaked in keyring.Versions.Where(static v => v.State == KeyState.Compromised))
+            {
+                IReadOnlyList<string> kept = KeptCodes.Find(keyring, leaked.Version, keyring.Active, outcome.Labels.Keys, parameters);
+                if (KeptCodes.Warning(kept, leaked.Version, keyring.Active, parameters) is { } warning)
+                {
+                    await err.WriteLineAsync(warning).ConfigureAwait(false);
+                }
             }
 
             if (result.GetValue(report) is { } reportPath)

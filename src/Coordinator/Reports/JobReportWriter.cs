@@ -129,6 +129,7 @@ public static class JobReportWriter
         json.WriteString("labels", definition.LabelRule);
         json.WriteString("keyId", definition.KeyId);
         json.WriteNumber("keyVersion", definition.KeyVersion);
+        json.WriteString("operation", (definition.Operation?.Kind ?? JobKind.Protect).ToString().ToLowerInvariant());
         json.WriteStartObject("parameters");
         json.WriteString("spec", parameters.Spec);
         if (parameters.Spec == PoscudaV2.SpecName)

@@ -50,6 +50,9 @@ public sealed class DatasetVerifier
         /// <summary>Published objects without any metadata (a folder keeps none).</summary>
         public long WithoutMetadata;
 
+        /// <summary>The classes of the objects whose content was checked.</summary>
+        public ConcurrentDictionary<string, byte> Labels { get; } = new(StringComparer.Ordinal);
+
         /// <summary>Objects found under each key version.</summary>
         public ConcurrentDictionary<int, long> Versions { get; } = new();
 
@@ -203,6 +206,7 @@ public sealed class DatasetVerifier
         }
 
         Interlocked.Increment(ref result.ContentChecked);
+        result.Labels.TryAdd(label, 0);
         if (declared is null)
         {
             // No metadata and no record: the version is the one whose output is closest to the published bytes. Where several

@@ -168,29 +168,69 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
     }
 
     [Fact]
-    public async Task Verify_AClassWhoseV2CodeIsTheSameUnderTheLeakedVersion_CountsUnderTheActiveOne()
+    public async Task VerifyAndRekey_ASetCopiedAwayFromItsLedger_TakeTheParametersFromItsManifests()
     {
-        // poscuda-v2 draws a class's code from C(8,4) = 70: one rotation in 70 keeps it. The published bytes are then the
-        // output of both versions; verify must not call them protected under the compromised one (this failed CI once).
+        // Protected with poscuda-v2 at 18 dB, then copied elsewhere without the state folder (as a cluster's set, or one
+        // protected on another machine): verify and rekey find the parameters in the set's own manifests.
+        using var temp = new TempDirectory();
+        string[] clips = SampleClips()[..20];
+        string src = CopyClips(temp["src"], clips);
+        string keys = NewKeyring(temp);
+        var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName, code: SpectralCodeParameters.Parse("snr=18"));
+        Assert.Equal(ExitCodes.Success, await Poscuda(
+            "protect", src, temp["dst"], "--keyring", keys, "--labels", Labels, "--spec", PoscudaV2.SpecName, "--code-snr", "18", "--quiet"));
+        string copy = temp["elsewhere"];
+        Directory.Move(temp["dst"], copy);
+
+        ChildProcessResult verify = await PoscudaTool.RunAsync(["verify", copy, "--keyring", keys, "--labels", Labels, "--source", src]);
+        Assert.Equal(ExitCodes.Success, await Poscuda("keyring", "rotate", keys, "--compromised"));
+        ChildProcessResult rekey = await PoscudaTool.RunAsync(["rekey", copy, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--quiet"]);
+
+        Assert.True(verify.ExitCode == ExitCodes.Success, verify.ToString());
+        Assert.Contains("from its manifest: poscuda-v2 (slots=8;weight=4;fmin=0;fmax=4000;snr=18;depth=0.99)", verify.StandardError, StringComparison.Ordinal);
+        Assert.True(rekey.ExitCode == ExitCodes.Success, rekey.ToString());
+        Assert.Contains("from its manifest: poscuda-v2", rekey.StandardError, StringComparison.Ordinal);
+        Keyring keyring = KeyringFile.Load(keys);
+        foreach (string clip in clips)
+        {
+            string name = Path.GetFileName(clip);
+            Assert.Equal(ProtectionOracle.Expected(keyring, File.ReadAllBytes(clip), name[..1], name, parameters), File.ReadAllBytes(Path.Combine(copy, name)));
+        }
+    }
+
+    [Fact]
+    public async Task RekeyAndVerify_AClassWhoseV2CodeIsTheSameUnderTheLeakedVersion_AreWarnedOfAndCountedUnderTheActiveOne()
+    {
+        // poscuda-v2 draws a class's code from C(8,4) = 70: one rotation in 70 keeps it. The re-keyed bytes are then the
+        // output of both versions: rekey and verify say so, and verify does not call them protected under the compromised
+        // version (it did, and failed CI once).
         using var temp = new TempDirectory();
         var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName);
-        Keyring keyring;
+        Keyring first;
+        Keyring rotated;
         do
         {
-            keyring = Keyring.Create().Rotate(compromised: true);
+            first = Keyring.Create();
+            rotated = first.Rotate(compromised: true);
         }
-        while (!PoscudaV2.Instance.DeriveClassPatch(keyring.GetVersion(1).Secret, "0", parameters).Code
-            .SequenceEqual(PoscudaV2.Instance.DeriveClassPatch(keyring.GetVersion(2).Secret, "0", parameters).Code));
+        while (!PoscudaV2.Instance.DeriveClassPatch(rotated.GetVersion(1).Secret, "0", parameters).Code
+            .SequenceEqual(PoscudaV2.Instance.DeriveClassPatch(rotated.GetVersion(2).Secret, "0", parameters).Code));
         string keys = temp["keys.json"];
-        KeyringFile.Save(keyring, keys);
+        KeyringFile.Save(first, keys);
         string src = CopyClips(temp["src"], SampleClips().Where(c => Path.GetFileName(c).StartsWith('0')).Take(5));
         string dst = temp["dst"];
         Assert.Equal(ExitCodes.Success, await Poscuda("protect", src, dst, "--keyring", keys, "--labels", Labels, "--spec", PoscudaV2.SpecName, "--quiet"));
+        KeyringFile.Save(rotated, keys);
 
-        (int verify, string report) = await VerifyAsync(temp, "verify", dst, "--keyring", keys, "--labels", Labels, "--source", src);
+        ChildProcessResult rekey = await PoscudaTool.RunAsync(["rekey", dst, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--quiet"]);
+        ChildProcessResult verify = await PoscudaTool.RunAsync(["verify", dst, "--keyring", keys, "--labels", Labels, "--source", src]);
 
-        Assert.True(verify == ExitCodes.Success, report);
-        Assert.Equal(5, JsonNode.Parse(File.ReadAllText(Directory.GetFiles(temp.Path, "verify-*.json").Single()))!["versions"]!["2"]!.GetValue<long>());
+        Assert.Equal(ExitCodes.Success, rekey.ExitCode);
+        const string Warning = "warning: 1 class(es) have the same poscuda-v2 code under key version 2 as under version 1 (0; one class in 70";
+        Assert.Contains(Warning, rekey.StandardError, StringComparison.Ordinal);
+        Assert.True(verify.ExitCode == ExitCodes.Success, verify.ToString());
+        Assert.Contains("key versions v2: 5", verify.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains(Warning, verify.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]
