@@ -50,7 +50,7 @@ public sealed class DatasetVerifier
         /// <summary>Published objects without any metadata (a folder keeps none).</summary>
         public long WithoutMetadata;
 
-        /// <summary>The classes of the objects whose content was checked.</summary>
+        /// <summary>The classes of the objects looked at (known with a label rule).</summary>
         public ConcurrentDictionary<string, byte> Labels { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Objects found under each key version.</summary>
@@ -149,6 +149,11 @@ public sealed class DatasetVerifier
     private async Task VerifyObjectAsync(
         Result result, IObjectStore published, PlannedObject item, string? label, IObjectStore? originals, VaultRecords? vault, CancellationToken ct)
     {
+        if (label is not null)
+        {
+            result.Labels.TryAdd(label, 0);
+        }
+
         using ObjectContent content = await published.GetAsync(item.Key, ct).ConfigureAwait(false);
         IReadOnlyDictionary<string, string> metadata = content.Metadata;
         int? declared = null;
@@ -206,7 +211,6 @@ public sealed class DatasetVerifier
         }
 
         Interlocked.Increment(ref result.ContentChecked);
-        result.Labels.TryAdd(label, 0);
         if (declared is null)
         {
             // No metadata and no record: the version is the one whose output is closest to the published bytes. Where several
