@@ -1,4 +1,5 @@
 using System.Globalization;
+using MathNet.Numerics;
 using PosCuda.Shared.Protection;
 
 namespace PosCuda.Coordinator.Cli;
@@ -49,16 +50,6 @@ internal static class KeptCodes
             + $"what version {from} made. To change them, rotate again and rekey --from-version {to}.");
     }
 
-    private static long Combinations(ProtectionParameters parameters)
-    {
-        int n = parameters.Code.Slots;
-        int k = parameters.Code.Weight;
-        long c = 1;
-        for (int i = 1; i <= k; i++)
-        {
-            c = c * (n - k + i) / i;
-        }
-
-        return c;
-    }
+    private static long Combinations(ProtectionParameters parameters) =>
+        (long)Math.Round(SpecialFunctions.Binomial(parameters.Code.Slots, parameters.Code.Weight));
 }
