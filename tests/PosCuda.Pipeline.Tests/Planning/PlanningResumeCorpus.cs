@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.InteropServices;
 using PosCuda.Pipeline.Tests.Distributed;
 using PosCuda.Shared.Protection;
 using PosCuda.Testing;
@@ -12,8 +11,6 @@ namespace PosCuda.Pipeline.Tests.Planning;
 internal sealed class PlanningResumeCorpus
 {
     public const int Clips = 20_000;
-    private const int Sigcont = 18;
-    private const int Sigstop = 19;
     private static readonly string[] s_classes = ["down", "go", "left", "up"];
 
     public PlanningResumeCorpus(string root)
@@ -30,33 +27,29 @@ internal sealed class PlanningResumeCorpus
 
     public string Root { get; }
 
-    /// <summary>Steps <paramref name="process"/> (SIGCONT, a moment, SIGSTOP) and reads the ledger while it is frozen, until planning has
-    /// recorded a chunk and not finished; then kills it. Returns the keys and object ids planned then.</summary>
-    /// <remarks>The ledger is read only while the process is stopped, so what is read is what it dies with: no race, no sleep-and-hope.</remarks>
+    /// <summary>Steps <paramref name="process"/> and reads the ledger while it is frozen, until planning has recorded a chunk and
+    /// not finished; then kills it (<see cref="ChildProcess.KillWhenAsync"/>). Returns the keys and object ids planned then.</summary>
+    /// <remarks>The ledger is read only while the process is stopped, so what is read is what it dies with.</remarks>
     /// <param name="open">Opens a connection to the ledger, or null while it does not exist yet.</param>
     /// <param name="process">The planning process.</param>
     public static async Task<Dictionary<string, long>> KillWhilePlanningAsync(Func<Task<DbConnection?>> open, ChildProcess process)
     {
-        DateTime deadline = DateTime.UtcNow.AddMinutes(2);
-        while (DateTime.UtcNow < deadline)
-        {
-            Assert.False(process.HasExited, "planning finished before it could be killed: " + process.Describe());
-            Signal(process, Sigstop);
-            await using DbConnection? connection = await TryAsync(open);
-            if (connection is not null && await TryReadAsync(connection) is ("planning", { Count: > 0 } planned))
+        Dictionary<string, long> planned = [];
+        await process.KillWhenAsync(
+            async () =>
             {
-                await process.KillAsync();
-                return planned;
-            }
+                await using DbConnection? connection = await TryAsync(open);
+                if (connection is not null && await TryReadAsync(connection) is ("planning", { Count: > 0 } read))
+                {
+                    planned = read;
+                    return true;
+                }
 
-            // The process runs only until the next SIGSTOP. A blocking 1 ms sleep bounds that by the kernel's timer; an awaited
-            // Task.Delay(1) resumes when the thread pool gets to it, which under a loaded test run was long enough for the
-            // whole of planning to pass unobserved (once, in CI).
-            Signal(process, Sigcont);
-            Thread.Sleep(1);
-        }
-
-        throw new TimeoutException("planning never recorded a chunk: " + process.Describe());
+                return false;
+            },
+            TimeSpan.FromMinutes(2),
+            "a planning chunk in the ledger");
+        return planned;
     }
 
     /// <summary>Asserts every output is the spec's protection of its source, byte for byte.</summary>
@@ -119,17 +112,4 @@ internal sealed class PlanningResumeCorpus
             return null;
         }
     }
-
-    // A failure names what became of the process (it may have finished planning, and the whole job, between two steps).
-    private static void Signal(ChildProcess process, int signal)
-    {
-        if (Kill(process.Id, signal) != 0)
-        {
-            int error = Marshal.GetLastPInvokeError();
-            Assert.Fail($"signal {signal} to {process.Id} failed (errno {error}); exited: {process.HasExited}, exit code {process.ExitCode}; {process.Describe()}");
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -225,14 +225,7 @@ public sealed class ProtectCommandTests : IClassFixture<ProtectFixture>
         string[] args = ["protect", src, killed, "--keyring", _fixture.KeyringPath, "--labels", Labels, "--quiet", "--concurrency", "1", "--batch-size", "20"];
         await using (ChildProcess process = PoscudaTool.Start("protect", PoscudaTool.Poscuda, args))
         {
-            DateTime deadline = DateTime.UtcNow.AddSeconds(60);
-            while (CountWavs(killed) < 300 && !process.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(5);
-            }
-
-            Assert.False(process.HasExited, $"the first run finished before it could be killed; make the corpus larger. {process.Describe()}");
-            await process.KillAsync();
+            await process.KillWhenAsync(() => Task.FromResult(CountWavs(killed) >= 300), TimeSpan.FromSeconds(60), "300 protected clips");
         }
 
         int partial = CountWavs(killed);

@@ -373,14 +373,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         DateTime started = DateTime.UtcNow;
         await using (ChildProcess process = PoscudaTool.Start("rekey", PoscudaTool.Poscuda, args))
         {
-            DateTime deadline = DateTime.UtcNow.AddSeconds(90);
-            while (Replaced(dst, started) < 150 && !process.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(5);
-            }
-
-            Assert.False(process.HasExited, $"the rekey finished before it could be killed. {process.Describe()}");
-            await process.KillAsync();
+            await process.KillWhenAsync(() => Task.FromResult(Replaced(dst, started) >= 150), TimeSpan.FromSeconds(90), "150 re-keyed objects");
         }
 
         int partial = Replaced(dst, started);

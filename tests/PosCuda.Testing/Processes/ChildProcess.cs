@@ -229,6 +229,41 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Steps the process (SIGSTOP, check, SIGCONT, about a millisecond of running) and kills it (SIGKILL) the first time
+    /// <paramref name="ready"/> holds while it is frozen, so that what the check saw is what the process dies with.</summary>
+    /// <remarks>No race and no sleep-and-hope: however fast the process is, it advances only a step between two checks, so a
+    /// test that wants it killed halfway gets it killed halfway. The step is a blocking 1 ms sleep, bounded by the kernel's
+    /// timer; an awaited delay resumes when the thread pool gets to it, which under a loaded test run can be long enough for
+    /// the whole of the work to pass unobserved.</remarks>
+    /// <param name="ready">Checked only while the process is stopped; may read what it writes (files, a ledger).</param>
+    /// <param name="timeout">How long to keep stepping before giving up.</param>
+    /// <param name="what">What the test waits for, for the failure messages.</param>
+    /// <exception cref="InvalidOperationException">The process exited before <paramref name="ready"/> held.</exception>
+    /// <exception cref="TimeoutException"><paramref name="ready"/> did not hold in time (the process is killed).</exception>
+    public async Task KillWhenAsync(Func<Task<bool>> ready, TimeSpan timeout, string what)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (!Signal(UnixSignal.Stop))
+            {
+                throw new InvalidOperationException($"{Name} exited before {what}. {Describe()}");
+            }
+
+            if (await ready())
+            {
+                await KillAsync();
+                return;
+            }
+
+            Signal(UnixSignal.Continue);
+            Thread.Sleep(1);
+        }
+
+        await KillAsync();
+        throw new TimeoutException($"{Name} did not reach {what} within {Seconds(timeout)} s. {Describe()}");
+    }
+
     /// <summary>Waits for it to exit and returns its exit code.</summary>
     /// <exception cref="TimeoutException">It did not exit in time (it keeps running); the message holds its output.</exception>
     public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)

@@ -11,4 +11,10 @@ public enum UnixSignal
 
     /// <summary>SIGTERM, the graceful stop a supervisor sends.</summary>
     Terminate = 15,
+
+    /// <summary>SIGCONT: a stopped process runs again.</summary>
+    Continue = 18,
+
+    /// <summary>SIGSTOP: the process is frozen where it is (it cannot catch or ignore it).</summary>
+    Stop = 19,
 }
