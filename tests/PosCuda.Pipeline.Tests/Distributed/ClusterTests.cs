@@ -33,7 +33,7 @@ public sealed partial class ClusterTests(PostgresServer postgres, DistributedFix
         slow.Delay = TimeSpan.FromMilliseconds(30);
         await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 60 && s.Classes.Sum(c => c.LeasedBatches) == 3, TimeSpan.FromSeconds(120), "all three workers to hold a batch");
 
-        await workers[0].KillAsync();
+        await job.KillHoldingLeaseAsync(workers[0], "worker-1");
         var clock = Stopwatch.StartNew();
         Match reassigned = await Poll.UntilAsync(
             () => Task.FromResult(coordinators.Select(c => ReassignedLine().Match(string.Join("\n", c.Output))).FirstOrDefault(m => m.Success) ?? Match.Empty),

@@ -48,7 +48,7 @@ public sealed class CoordinatorFailoverTests(PostgresServer postgres, Distribute
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 10);
         await using IWorkLedger ledger = WorkLedger.Open(job.LedgerLocation);
         await CompleteAllBatchesAsync(ledger, job.JobId);
-        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(3)); // The manifest PUT takes 3 s.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(60)); // The manifest PUT is held until the stop lands.
         await using var slowStores = new ObjectStoreCache(new ObjectStoreOptions(slow.Endpoint.ToString()));
         var stopped = new ManifestJobFinisher(ledger, slowStores);
 

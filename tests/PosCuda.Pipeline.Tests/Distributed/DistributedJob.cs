@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Amazon.S3.Model;
+using Npgsql;
 using PosCuda.Coordinator.Cli;
 using PosCuda.Coordinator.Reports;
 using PosCuda.Shared.Ledger;
@@ -161,6 +162,33 @@ public sealed class DistributedJob : IAsyncDisposable
         JobStatus status = await Ledger.GetJobStatusAsync(JobId, CancellationToken.None) ?? throw new InvalidOperationException("the job vanished");
         _lastStatus = status;
         return status;
+    }
+
+    /// <summary>Whether a slot of worker <paramref name="workerId"/> holds a batch lease of the job (or of <paramref name="jobId"/>) in the ledger now.</summary>
+    /// <remarks>For <see cref="ChildProcess.KillWhenAsync"/>: read while the worker is frozen, a lease held is a batch the class
+    /// shard tracks for it (the shard tracks a grant before the worker hears of it, and the worker completes a batch in the ledger
+    /// before it reports it returned), so killing it then leaves exactly that batch to be reassigned.</remarks>
+    private async Task<bool> HoldsLeaseAsync(string workerId, Guid? jobId = null)
+    {
+        await using var connection = new NpgsqlConnection(LedgerLocation);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM batches WHERE job_id = @job AND state = 'leased' AND lease_owner LIKE @owner", connection);
+        command.Parameters.AddWithValue("job", jobId ?? JobId);
+        command.Parameters.AddWithValue("owner", workerId + "/%");
+        return (long)(await command.ExecuteScalarAsync() ?? 0L) > 0;
+    }
+
+    /// <summary>Kills <paramref name="worker"/> (SIGKILL) at a moment its worker <paramref name="workerId"/> holds a batch lease of
+    /// the job (or of <paramref name="jobId"/>): polled while it runs until it does, then checked again while it is frozen.</summary>
+    /// <remarks>A worker is between two batches for a moment after each; killed then, it leaves nothing to reassign. The
+    /// frozen check makes that impossible; the poll first keeps the stepping short, so the cluster's failure detector never
+    /// sees a stepped worker as unreachable.</remarks>
+    public async Task KillHoldingLeaseAsync(ChildProcess worker, string workerId, Guid? jobId = null)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        await Poll.UntilAsync(() => HoldsLeaseAsync(workerId, jobId), held => held, TimeSpan.FromSeconds(60), $"{workerId} to hold a batch", Diagnostics);
+        await worker.KillWhenAsync(() => HoldsLeaseAsync(workerId, jobId), TimeSpan.FromSeconds(60), $"{workerId} holding a batch");
     }
 
     /// <summary>Polls the job's status until <paramref name="done"/> holds.</summary>

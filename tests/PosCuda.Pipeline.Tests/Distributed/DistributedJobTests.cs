@@ -20,14 +20,14 @@ public sealed class DistributedJobTests(PostgresServer postgres, DistributedFixt
         await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(1)); // The victim's every S3 request takes a second: a batch of 5 takes 10 s.
         job.StartCoordinator("coordinator");
         ChildProcess victim = job.StartWorker("victim", slow.Endpoint, concurrency: 1);
-        await job.WaitForAsync(s => s.Classes.Sum(c => c.LeasedBatches) == 1, TimeSpan.FromSeconds(30), "the victim to claim a batch");
+        await job.WaitForAsync(s => s.Classes.Sum(c => c.LeasedBatches) == 1, TimeSpan.FromSeconds(120), "the victim to claim a batch");
         job.StartWorker("worker-1");
         job.StartWorker("worker-2");
-        JobStatus midRun = await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(30), "the other workers to make progress");
+        JobStatus midRun = await job.WaitForAsync(s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(120), "the other workers to make progress");
 
         Assert.False(victim.HasExited, victim.Describe());
         Assert.True(slow.RequestCount >= 1, "the victim has not touched its batch yet");
-        await victim.KillAsync();
+        await job.KillHoldingLeaseAsync(victim, "victim");
 
         JobStatus status = await job.WaitCompletedAsync(TimeSpan.FromSeconds(60));
         StatusCommand.Totals totals = StatusCommand.Summarise(status);

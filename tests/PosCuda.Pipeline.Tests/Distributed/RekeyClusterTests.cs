@@ -66,7 +66,7 @@ public sealed class RekeyClusterTests(PostgresServer postgres, DistributedFixtur
         job.StartWorker("worker-2", null, 2, "--vault", vault);
         await Poll.UntilAsync(() => StatusAsync(job, rekey.JobId), s => StatusCommand.Summarise(s).Done >= 30, TimeSpan.FromSeconds(60), "progress", job.Diagnostics);
         Assert.False(victim.HasExited, victim.Describe());
-        await victim.KillAsync();
+        await job.KillHoldingLeaseAsync(victim, "victim", rekey.JobId);
 
         JobStatus status = await Poll.UntilAsync(
             () => StatusAsync(job, rekey.JobId), s => s.Job.State == JobState.Completed, TimeSpan.FromSeconds(120), "the rekey to complete", job.Diagnostics);

@@ -19,9 +19,12 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
         job.StartCoordinator("coordinator");
         ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 3, TimeSpan.FromSeconds(120), "the worker to start its first batch", job.Diagnostics);
-        JobStatus before = await job.StatusAsync();
 
+        // Frozen while the status is read and the signal sent (it is delivered on SIGCONT): the batch cannot end in between.
+        Assert.True(worker.Signal(UnixSignal.Stop));
+        JobStatus before = await job.StatusAsync();
         Assert.True(worker.Signal(UnixSignal.Terminate));
+        Assert.True(worker.Signal(UnixSignal.Continue));
         int code = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
         JobStatus after = await job.StatusAsync();
@@ -39,7 +42,7 @@ public sealed class WorkerShutdownTests(PostgresServer postgres, DistributedFixt
     public async Task Worker_SecondSigterm_GivesBatchBackAtOnceWithoutCountingTheAttempt()
     {
         await using DistributedJob job = await DistributedJob.SubmitAsync(Fixture, Postgres, batchSize: 5);
-        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(2)); // A batch would take 20 s.
+        await using var slow = FaultInjectingProxy.Slow(Fixture.Moto.Endpoint, TimeSpan.FromSeconds(6)); // A batch would take 60 s; the next request would come 12 s after the first.
         job.StartCoordinator("coordinator");
         ChildProcess worker = job.StartWorker("worker", slow.Endpoint, concurrency: 1);
         await Poll.UntilAsync(() => slow.RequestCount >= 1, TimeSpan.FromSeconds(120), "the worker to start its first batch", job.Diagnostics);

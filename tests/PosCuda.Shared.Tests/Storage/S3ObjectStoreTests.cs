@@ -8,6 +8,9 @@ using PosCuda.Testing.Storage;
 
 namespace PosCuda.Shared.Tests.Storage;
 
+/// <remarks>Its retry tests read the process-wide retry counter, so it runs in the telemetry collection, alone: no other
+/// test's store can add a retry to what they count.</remarks>
+[Collection(Telemetry.TelemetryCollection.Name)]
 public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture<MotoServer>
 {
     private readonly MotoServer _moto;
@@ -431,8 +434,10 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
     public async Task GetAsync_SlowAnswer_IsRetriedAsTimeout()
     {
         (string bucket, byte[] data) = await SeedAsync("slow.wav");
-        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(3) };
-        ObjectStoreOptions options = FastRetries(proxy, maxRetries: 2) with { S3RequestTimeout = TimeSpan.FromMilliseconds(500) };
+        // The first answer is held far past the request timeout; the timeout is long enough that the retry's prompt answer
+        // (through the proxy and moto, on a loaded machine) never runs into it too.
+        await using var proxy = new FaultInjectingProxy(_moto.Endpoint) { Delay = TimeSpan.FromSeconds(30) };
+        ObjectStoreOptions options = FastRetries(proxy, maxRetries: 2) with { S3RequestTimeout = TimeSpan.FromSeconds(3) };
         await using var store = new S3ObjectStore($"s3://{bucket}/p", options);
         using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(1, ProxyFault.Delay);
@@ -512,9 +517,19 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
         await using var store = new S3ObjectStore($"s3://{bucket}/p", FastRetries(proxy, maxRetries: 4));
         using MetricCollector<long> retries = CollectRetries();
         proxy.FailNext(1, ProxyFault.Delay);
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var cancellation = new CancellationTokenSource();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync("cancel.wav", cancellation.Token));
+        // Cancelled once the request is being held at the proxy (not before it was sent, which would prove nothing).
+        Task<ObjectContent> get = store.GetAsync("cancel.wav", cancellation.Token);
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (proxy.RequestCount < 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(1, proxy.RequestCount);
+        await cancellation.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => get);
 
         Assert.Empty(Causes(retries));
         Assert.Equal(1, proxy.RequestCount);

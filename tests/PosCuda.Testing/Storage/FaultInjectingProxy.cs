@@ -24,6 +24,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     private readonly Task _acceptLoop;
     private readonly Lock _gate = new();
     private readonly List<Task> _handlers = [];
+    private readonly CancellationTokenSource _closing = new(); // ends held requests when the proxy is disposed
     private int _requests;
     private int _inFlight;
     private int _maxInFlight;
@@ -114,6 +115,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _closing.CancelAsync();
         _listener.Close();
         try
         {
@@ -132,6 +134,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
 
         await Task.WhenAll(handlers).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(static _ => { }, TaskScheduler.Default);
         _http.Dispose();
+        _closing.Dispose();
     }
 
     private static (HttpListener Listener, Uri Endpoint) StartListener(IPAddress address)
@@ -226,7 +229,7 @@ public sealed class FaultInjectingProxy : IAsyncDisposable
                     await DisconnectMidResponseAsync(context.Response);
                     return;
                 case ProxyFault.Delay:
-                    await Task.Delay(Delay);
+                    await Task.Delay(Delay, _closing.Token);
                     break;
             }
 

@@ -33,6 +33,7 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
     private ChildProcess? _process;
     private string? _lastOutput;
     private Uri? _endpoint;
+    private bool _portTaken;
 
     /// <summary>How long the server may take to answer its first request.</summary>
     public static TimeSpan StartTimeout { get; } = TimeSpan.FromSeconds(30);
@@ -52,6 +53,22 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
     /// <summary>Starts the server and waits until it answers.</summary>
     /// <exception cref="InvalidOperationException">The server could not start in time.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The port is free when chosen but may be taken before moto binds it: then moto exits at once, and another port is tried.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartOnceAsync(cancellationToken);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && _portTaken)
+            {
+            }
+        }
+    }
+
+    private async Task StartOnceAsync(CancellationToken cancellationToken)
     {
         if (_process is not null)
         {
@@ -85,6 +102,7 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_process.HasExited)
             {
+                _portTaken = _process.Output.Any(line => line.Contains("Address already in use", StringComparison.Ordinal));
                 await KillAsync();
                 throw Unavailable("moto_server exited", null);
             }
