@@ -1,5 +1,6 @@
 using System.Globalization;
 using MathNet.Numerics;
+using PosCuda.Shared.Ledger;
 using PosCuda.Shared.Protection;
 
 namespace PosCuda.Coordinator.Cli;
@@ -30,6 +31,21 @@ internal static class KeptCodes
             ClassPatch b = spec.DeriveClassPatch(current.Secret, label, parameters);
             return a.Position == b.Position && a.Taps.AsSpan().SequenceEqual(b.Taps) && a.Code.AsSpan().SequenceEqual(b.Code);
         })];
+    }
+
+    /// <summary>Writes the warning for the classes of rekey job <paramref name="jobId"/> (its planned labels, from the ledger)
+    /// that keep their patch from version <paramref name="from"/> to <paramref name="to"/>; nothing when none do.</summary>
+    public static async Task WarnForJobAsync(
+        IWorkLedger ledger, Guid jobId, Keyring keyring, int from, int to, ProtectionParameters parameters, TextWriter err, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(err);
+        JobStatus? status = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<string> kept = Find(keyring, from, to, status?.Classes.Select(static c => c.Label) ?? [], parameters);
+        if (Warning(kept, from, to, parameters) is { } warning)
+        {
+            await err.WriteLineAsync(warning).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The warning for <paramref name="kept"/> classes, or null when there are none.</summary>

@@ -325,12 +325,7 @@ public static class ProtectCommand
             $"poscuda: job {jobId}: {done}, {summary.Failed} failed, {summary.Skipped} skipped, {summary.ClippedSamples} clipped samples, {summary.Bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s (key {keyId} v{keyVersion}, {definition.Parameters.Spec})"));
         if (kind == JobKind.Rekey && request.Operation is { FromVersion: int from })
         {
-            JobStatus? classes = await ledger.GetJobStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
-            IReadOnlyList<string> kept = KeptCodes.Find(keyring, from, keyVersion, classes?.Classes.Select(static c => c.Label) ?? [], parameters);
-            if (KeptCodes.Warning(kept, from, keyVersion, parameters) is { } warning)
-            {
-                await err.WriteLineAsync(warning).ConfigureAwait(false);
-            }
+            await KeptCodes.WarnForJobAsync(ledger, jobId, keyring, from, keyVersion, parameters, err, cancellationToken).ConfigureAwait(false);
         }
 
         if (!complete)

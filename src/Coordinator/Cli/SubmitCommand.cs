@@ -83,6 +83,12 @@ public static class SubmitCommand
                 }
 
                 await Console.Error.WriteLineAsync(plan.Describe() + ".").ConfigureAwait(false);
+                if (operation is { Kind: JobKind.Rekey, FromVersion: int from })
+                {
+                    // Known as soon as the classes are planned: the workers would re-protect these classes with the same code.
+                    await KeptCodes.WarnForJobAsync(ledger, plan.JobId, keyring, from, keyring.Active, parameters, Console.Error, ct).ConfigureAwait(false);
+                }
+
                 Console.Out.WriteLine(plan.JobId.ToString("D"));
                 return ExitCodes.Success;
             }

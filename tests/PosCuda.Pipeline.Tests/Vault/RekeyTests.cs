@@ -203,7 +203,7 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
     {
         // poscuda-v2 draws a class's code from C(8,4) = 70: one rotation in 70 keeps it. The re-keyed bytes are then the
         // output of both versions: rekey and verify say so, and verify does not call them protected under the compromised
-        // version (it did, and failed CI once).
+        // version (it did, and failed CI once). A cluster rekey (submit --rekey) says so as soon as its classes are planned.
         using var temp = new TempDirectory();
         var parameters = new ProtectionParameters(spec: PoscudaV2.SpecName);
         Keyring first;
@@ -225,6 +225,8 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         ChildProcessResult rekey = await PoscudaTool.RunAsync(["rekey", dst, "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--quiet"]);
         ChildProcessResult verify = await PoscudaTool.RunAsync(["verify", dst, "--keyring", keys, "--labels", Labels, "--source", src]);
         ChildProcessResult verifyWithoutOriginals = await PoscudaTool.RunAsync(["verify", dst, "--keyring", keys, "--labels", Labels]);
+        ChildProcessResult submitted = await PoscudaTool.RunAsync(
+            ["submit", dst, "--rekey", "--ledger", temp["ledger.db"], "--keyring", keys, "--labels", Labels, "--from-version", "1", "--source", src, "--spec", PoscudaV2.SpecName]);
 
         Assert.Equal(ExitCodes.Success, rekey.ExitCode);
         const string Warning = "warning: 1 class(es) have the same poscuda-v2 code under key version 2 as under version 1 (0; one class in 70";
@@ -233,6 +235,8 @@ public sealed class RekeyTests(MotoServer moto) : IClassFixture<MotoServer>
         Assert.Contains("key versions v2: 5", verify.StandardOutput, StringComparison.Ordinal);
         Assert.Contains(Warning, verify.StandardError, StringComparison.Ordinal);
         Assert.Contains(Warning, verifyWithoutOriginals.StandardError, StringComparison.Ordinal); // The classes are known from the labels alone.
+        Assert.True(submitted.ExitCode == ExitCodes.Success, submitted.ToString());
+        Assert.Contains(Warning, submitted.StandardError, StringComparison.Ordinal); // A cluster rekey says so once it is planned.
     }
 
     [Fact]
