@@ -12,7 +12,8 @@ namespace PosCuda.Engine.Actors;
 /// <summary>One slot of a worker node: asks a class shard for a batch, runs it (GET, patch, PUT) through <see cref="BatchRunner"/>, asks again.</summary>
 /// <remarks>
 /// It prefers the class whose filter it already holds. The batch runs as a task outside the actor; its end comes back as a message.
-/// A grant that arrives when the slot cannot take it (it timed out waiting, or is draining) is given back at once, uncounted.
+/// A grant that arrives when the slot cannot take it (it timed out waiting, or is draining) is given back at once, uncounted;
+/// a draining slot waits for the answer to an ask it has out (at most the ask's timeout) and for such give-backs.
 /// </remarks>
 public sealed class BatchWorker : ReceiveActor, IWithTimers
 {
@@ -31,6 +32,7 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
     private CancellationTokenSource? _abort;
     private bool _draining;
     private bool _reportedDrained;
+    private int _declining; // grants being given back: a draining slot reports drained only once they are
 
     /// <summary>Creates a slot.</summary>
     public BatchWorker(WorkerSettings settings, string workerId, BatchRunner runner, JobDefinitions jobs, IActorRef coordinator, IActorRef classShards)
@@ -59,6 +61,11 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
             LookForWork();
         });
         Receive<BatchGranted>(OnGranted);
+        Receive<Declined>(_ =>
+        {
+            _declining--;
+            ReportIfDrained();
+        });
         Receive<BatchEnded>(OnEnded);
         Receive<Drain>(_ =>
         {
@@ -134,6 +141,13 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
     {
         if (_current is not null || _draining || _asking != (grant.JobId, grant.Label))
         {
+            if (_draining && _asking == (grant.JobId, grant.Label))
+            {
+                // The answer to the ask a drain was waiting for.
+                Timers.Cancel("ask");
+                _asking = null;
+            }
+
             Decline(grant);
             return;
         }
@@ -205,13 +219,25 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
         // Claimed for this slot but no longer wanted: give it back uncounted, fenced by its token.
         IActorRef shards = _classShards;
         var returned = new BatchReturned(grant.JobId, grant.Label, grant.BatchId, grant.LeaseToken);
+        _declining++;
         _runner.GiveBackAsync(grant.BatchId, grant.LeaseToken, grant.Attempt)
-            .ContinueWith(_ => shards.Tell(returned), TaskScheduler.Default);
+            .ContinueWith(
+                _ =>
+                {
+                    shards.Tell(returned);
+                    return Declined.Instance;
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default)
+            .PipeTo(Self);
     }
 
+    // Drained: no batch in hand, no ask unanswered (its grant would come after the node left, and the shard would count the
+    // batch as lost with the node), and every declined grant given back.
     private void ReportIfDrained()
     {
-        if (_draining && _current is null && !_reportedDrained)
+        if (_draining && _current is null && _asking is null && _declining == 0 && !_reportedDrained)
         {
             _reportedDrained = true;
             Context.Parent.Tell(Drained.Instance);
@@ -226,6 +252,11 @@ public sealed class BatchWorker : ReceiveActor, IWithTimers
     private sealed record AskTimedOut : INoSerializationVerificationNeeded
     {
         public static readonly AskTimedOut Instance = new();
+    }
+
+    private sealed record Declined : INoSerializationVerificationNeeded
+    {
+        public static readonly Declined Instance = new();
     }
 
     private sealed record BatchEnded(BatchGranted Grant, BatchOutcome Outcome, string? Error) : INoSerializationVerificationNeeded;
