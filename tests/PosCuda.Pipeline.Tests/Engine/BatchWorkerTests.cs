@@ -29,15 +29,8 @@ public sealed class BatchWorkerTests(ITestOutputHelper output) : LedgerTestKit(n
     {
         // Scale-in raced a worker's ask: it reported drained at once, the node left, and the grant that was on its way
         // became a batch of a lost worker, given back by the shard and counted as a retry.
-        TestProbe node = CreateTestProbe();
-        TestProbe shards = CreateTestProbe();
         await using var stores = new ObjectStoreCache(new ObjectStoreOptions());
-        var runner = new BatchRunner(Ledger, new BatchProcessor(Keyring.Create(), stores));
-        IActorRef slot = node.ChildActorOf(BatchWorker.Props(
-            new WorkerSettings("w", slots: 1, concurrency: 1), SlotId, runner, new JobDefinitions(Ledger), CreateTestProbe().Ref, shards.Ref));
-        await node.ExpectMsgAsync<WhereToWork>(TimeSpan.FromSeconds(10));
-        node.Reply(new WorkTarget(_job, "b", null));
-        RequestBatch ask = await shards.ExpectMsgAsync<RequestBatch>(TimeSpan.FromSeconds(10));
+        (IActorRef slot, TestProbe node, TestProbe shards, RequestBatch ask) = await StartAskingSlotAsync(stores);
 
         slot.Tell(Drain.Instance, node.Ref);
 
@@ -56,15 +49,8 @@ public sealed class BatchWorkerTests(ITestOutputHelper output) : LedgerTestKit(n
     [Fact]
     public async Task DrainWhileAnAskIsOut_NoBatchAnswer_ReportsDrained()
     {
-        TestProbe node = CreateTestProbe();
-        TestProbe shards = CreateTestProbe();
         await using var stores = new ObjectStoreCache(new ObjectStoreOptions());
-        var runner = new BatchRunner(Ledger, new BatchProcessor(Keyring.Create(), stores));
-        IActorRef slot = node.ChildActorOf(BatchWorker.Props(
-            new WorkerSettings("w", slots: 1, concurrency: 1), SlotId, runner, new JobDefinitions(Ledger), CreateTestProbe().Ref, shards.Ref));
-        await node.ExpectMsgAsync<WhereToWork>(TimeSpan.FromSeconds(10));
-        node.Reply(new WorkTarget(_job, "b", null));
-        await shards.ExpectMsgAsync<RequestBatch>(TimeSpan.FromSeconds(10));
+        (IActorRef slot, TestProbe node, TestProbe shards, RequestBatch _) = await StartAskingSlotAsync(stores);
 
         slot.Tell(Drain.Instance, node.Ref);
         await node.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
@@ -72,5 +58,18 @@ public sealed class BatchWorkerTests(ITestOutputHelper output) : LedgerTestKit(n
 
         await node.ExpectMsgAsync<ClassEmpty>(TimeSpan.FromSeconds(10));
         await node.ExpectMsgAsync<Drained>(TimeSpan.FromSeconds(10));
+    }
+
+    // A slot of node probe Node, with the class shards played by probe Shards, that has asked for a batch of class "b".
+    private async Task<(IActorRef Slot, TestProbe Node, TestProbe Shards, RequestBatch Ask)> StartAskingSlotAsync(ObjectStoreCache stores)
+    {
+        TestProbe node = CreateTestProbe();
+        TestProbe shards = CreateTestProbe();
+        var runner = new BatchRunner(Ledger, new BatchProcessor(Keyring.Create(), stores));
+        IActorRef slot = node.ChildActorOf(BatchWorker.Props(
+            new WorkerSettings("w", slots: 1, concurrency: 1), SlotId, runner, new JobDefinitions(Ledger), CreateTestProbe().Ref, shards.Ref));
+        await node.ExpectMsgAsync<WhereToWork>(TimeSpan.FromSeconds(10));
+        node.Reply(new WorkTarget(_job, "b", null));
+        return (slot, node, shards, await shards.ExpectMsgAsync<RequestBatch>(TimeSpan.FromSeconds(10)));
     }
 }
