@@ -9,6 +9,7 @@ using PosCuda.Testing.Network;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
+using PosCuda.Testing;
 using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;

@@ -3,6 +3,7 @@ using PosCuda.Shared.Ledger;
 using PosCuda.Testing.Postgres;
 using PosCuda.Testing.Processes;
 using PosCuda.Testing.Storage;
+using PosCuda.Testing;
 using Xunit.Abstractions;
 
 namespace PosCuda.Pipeline.Tests.Distributed;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using PosCuda.Shared;
 using PosCuda.Shared.Storage;
 using PosCuda.Shared.Telemetry;
+using PosCuda.Testing;
 using PosCuda.Testing.Storage;
 
 namespace PosCuda.Shared.Tests.Storage;
@@ -521,13 +522,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContractTests, IClassFixture
 
         // Cancelled once the request is being held at the proxy (not before it was sent, which would prove nothing).
         Task<ObjectContent> get = store.GetAsync("cancel.wav", cancellation.Token);
-        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
-        while (proxy.RequestCount < 1 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(1, proxy.RequestCount);
+        await Poll.UntilAsync(() => proxy.RequestCount >= 1, TimeSpan.FromSeconds(30), "the request to reach the proxy");
         await cancellation.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => get);
 

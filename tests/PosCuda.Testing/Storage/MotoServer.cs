@@ -33,7 +33,6 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
     private ChildProcess? _process;
     private string? _lastOutput;
     private Uri? _endpoint;
-    private bool _portTaken;
 
     /// <summary>How long the server may take to answer its first request.</summary>
     public static TimeSpan StartTimeout { get; } = TimeSpan.FromSeconds(30);
@@ -55,24 +54,19 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         // The port is free when chosen but may be taken before moto binds it: then moto exits at once, and another port is tried.
-        for (int attempt = 1; ; attempt++)
+        int attempt = 1;
+        while (!await TryStartAsync(lastAttempt: attempt == 3, cancellationToken))
         {
-            try
-            {
-                await StartOnceAsync(cancellationToken);
-                return;
-            }
-            catch (InvalidOperationException) when (attempt < 3 && _portTaken)
-            {
-            }
+            attempt++;
         }
     }
 
-    private async Task StartOnceAsync(CancellationToken cancellationToken)
+    // False when moto exited because its port was taken (and this is not the last attempt).
+    private async Task<bool> TryStartAsync(bool lastAttempt, CancellationToken cancellationToken)
     {
         if (_process is not null)
         {
-            return;
+            return true;
         }
 
         Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", DummyCredential);
@@ -102,8 +96,13 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_process.HasExited)
             {
-                _portTaken = _process.Output.Any(line => line.Contains("Address already in use", StringComparison.Ordinal));
+                bool portTaken = _process.Output.Any(line => line.Contains("Address already in use", StringComparison.Ordinal));
                 await KillAsync();
+                if (portTaken && !lastAttempt)
+                {
+                    return false;
+                }
+
                 throw Unavailable("moto_server exited", null);
             }
 
@@ -111,7 +110,7 @@ public sealed class MotoServer : IAsyncLifetime, IAsyncDisposable
             {
                 using HttpResponseMessage response = await http.GetAsync(endpoint, cancellationToken);
                 _endpoint = endpoint;
-                return;
+                return true;
             }
             catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
             {

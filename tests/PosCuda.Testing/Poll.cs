@@ -1,6 +1,6 @@
 using PosCuda.Shared;
 
-namespace PosCuda.Pipeline.Tests.Distributed;
+namespace PosCuda.Testing;
 
 /// <summary>Polls a condition with a deadline instead of sleeping and hoping.</summary>
 public static class Poll
